@@ -1,0 +1,105 @@
+"""Frozen, typed run configuration. Built once (by the CLI), validated, saved with the run.
+
+Field docstrings live in ``metadata["help"]`` and become ``--help`` text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from activekd.teachers import TeacherConfig
+from activekd.train import TrainConfig
+
+ORACLES = ("simulated", "human")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which images."""
+
+    dataset: str = field(default="fashion-mnist", metadata={"help": "fashion-mnist | imagefolder:DIR | csv:FILE (path,label[,split])"})
+    data_root: str | None = field(default=None, metadata={"help": "folder with the dataset's files (fashion-mnist: the IDX files)"})
+    image_size: int = field(default=224, metadata={"help": "side of the decoded-image cache for file datasets"})
+
+    def __post_init__(self) -> None:
+        if self.image_size < 8:
+            raise ValueError(f"image_size must be >= 8, got {self.image_size}")
+
+
+@dataclass(frozen=True)
+class StudentConfig:
+    """Which student to train."""
+
+    name: str = field(default="small-cnn", metadata={"help": "small-cnn | resnet18 | mobilenet_v2 | timm:NAME"})
+    pretrained: bool = field(default=True, metadata={"help": "start from ImageNet weights when they can be had"})
+    input_size: int | None = field(default=None, metadata={"help": "override the student's input side"})
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """The active-learning loop."""
+
+    strategy: str = field(default="random", metadata={"help": "selection strategy (see `activekd list`)"})
+    shots: int = field(default=1, metadata={"help": "initial labeled images per class"})
+    rounds: int = field(default=10, metadata={"help": "selection rounds after the initial set"})
+    budget: int = field(default=10, metadata={"help": "images labeled per round"})
+    seed: int = field(default=1, metadata={"help": "seed of the initial set, every student and every strategy"})
+    alpha: float = field(default=0.5, metadata={"help": "KD-head weight α of the prediction p = (1-α)·softmax(ce) + α·softmax(kd/β)"})
+    beta: float = field(default=1.0, metadata={"help": "KD-head temperature β of the prediction"})
+    search_alpha_beta: bool = field(default=True, metadata={"help": "pick α, β on the labeled validation split when there is one"})
+    oracle: str = field(default="simulated", metadata={"help": "simulated (ground-truth labels) | human (export picks, wait for `activekd label`)"})
+    checkpoints: bool = field(default=True, metadata={"help": "keep every round's student weights"})
+
+    def __post_init__(self) -> None:
+        for name in ("rounds", "shots"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.budget < 1:
+            raise ValueError(f"budget must be >= 1, got {self.budget}")
+        if not 0 <= self.alpha <= 1 or self.beta <= 0:
+            raise ValueError("alpha must be in [0, 1] and beta > 0")
+        if self.oracle not in ORACLES:
+            raise ValueError(f"unknown oracle {self.oracle!r}; valid: {', '.join(ORACLES)}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run. ``device``, ``cache_dir`` and ``progress`` may change on resume."""
+
+    data: DataConfig = DataConfig()
+    teacher: TeacherConfig = TeacherConfig()
+    student: StudentConfig = StudentConfig()
+    train: TrainConfig = TrainConfig()
+    loop: LoopConfig = LoopConfig()
+    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
+    cache_dir: str = field(default="~/.cache/activekd", metadata={"help": "teacher logits, embeddings and decoded images"})
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
+
+    RESUMABLE = ("device", "cache_dir", "progress")
+
+    def __post_init__(self) -> None:
+        if not (self.device in DEVICES or self.device.startswith("cuda:")):
+            raise ValueError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that must match for a resume."""
+        d = self.to_dict()
+        for k in self.RESUMABLE:
+            d.pop(k)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        parts = {"data": DataConfig, "teacher": TeacherConfig, "student": StudentConfig, "train": TrainConfig, "loop": LoopConfig}
+        kw = {k: (parts[k](**v) if k in parts else v) for k, v in d.items()}
+        return cls(**kw)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)

@@ -1,0 +1,190 @@
+"""Datasets backed by image files: ``imagefolder:DIR`` and ``csv:FILE``.
+
+Unreadable images are reported by path (one warning listing them) and skipped. Pixels for the
+student are decoded once to a fixed square size (shorter side resized, centre crop) into a uint8
+memory-mapped cache, so training never decodes JPEGs.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from ._base import SPLITS, UNLABELED, Dataset
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+def _readable(path: str) -> bool:
+    try:
+        with Image.open(path) as im:
+            im.verify()
+        return True
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        return False
+
+
+def _square(im: Image.Image, size: int) -> np.ndarray:
+    im = im.convert("RGB")
+    w, h = im.size
+    s = size / min(w, h)
+    im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BILINEAR)
+    w, h = im.size
+    left, top = (w - size) // 2, (h - size) // 2
+    im = im.crop((left, top, left + size, top + size))
+    return np.moveaxis(np.asarray(im, dtype=np.uint8), -1, 0)
+
+
+class FileSource:
+    """RGB images from files; ``batch`` reads a uint8 ``[N, 3, S, S]`` cache built on first use."""
+
+    channels = 3
+
+    def __init__(self, paths: list[str], size: int = 224, cache_dir: str | None = None) -> None:
+        self.paths = paths
+        self.size = (size, size)
+        self._side = size
+        self._cache_dir = Path(cache_dir) if cache_dir else None
+        self._array: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def pil(self, index: int) -> Image.Image:
+        with Image.open(self.paths[index]) as im:
+            return im.convert("RGB")
+
+    def _cache_file(self) -> Path | None:
+        if self._cache_dir is None:
+            return None
+        h = hashlib.sha256()
+        for p in self.paths:
+            st = os.stat(p)
+            h.update(f"{os.path.abspath(p)}\x1f{st.st_size}\x1f{st.st_mtime_ns}\x1e".encode())
+        return self._cache_dir / "images" / f"{h.hexdigest()[:20]}-{self._side}.u8"
+
+    def materialize(self) -> np.ndarray:
+        """Decode every image once (progress bar) into the cache; later calls reuse it."""
+        if self._array is not None:
+            return self._array
+        shape = (len(self.paths), 3, self._side, self._side)
+        path = self._cache_file()
+        if path is not None and path.exists() and path.stat().st_size == int(np.prod(shape)):
+            self._array = np.memmap(path, dtype=np.uint8, mode="r", shape=shape)
+            return self._array
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".partial")
+            arr = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=shape)
+        else:
+            arr = np.empty(shape, dtype=np.uint8)
+        for i in tqdm(range(len(self.paths)), desc="decoding images", unit="img", leave=False):
+            arr[i] = _square(self.pil(i), self._side)
+        if path is not None:
+            arr.flush()
+            del arr
+            os.replace(tmp, path)
+            arr = np.memmap(path, dtype=np.uint8, mode="r", shape=shape)
+        self._array = arr
+        return arr
+
+    def batch(self, indices: np.ndarray) -> Tensor:
+        arr = self.materialize()
+        return torch.from_numpy(np.ascontiguousarray(arr[np.asarray(indices)]))
+
+
+def _keep_readable(paths: list[str], *rest: list) -> tuple[list, ...]:
+    ok = [_readable(p) for p in tqdm(paths, desc="checking images", unit="img", leave=False)]
+    bad = [p for p, good in zip(paths, ok) if not good]
+    if bad:
+        shown = ", ".join(bad[:10]) + (f" (+{len(bad) - 10} more)" if len(bad) > 10 else "")
+        log.warning("skipping %d unreadable image(s): %s", len(bad), shown)
+    keep = [i for i, good in enumerate(ok) if good]
+    return tuple([col[i] for i in keep] for col in (paths, *rest))
+
+
+def _class_dirs(d: Path) -> list[Path]:
+    return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def load_imagefolder(root: str, *, image_size: int = 224, cache_dir: str | None = None) -> Dataset:
+    """``DIR/<class>/<image>``, or ``DIR/{train,val,test}/<class>/<image>`` for explicit splits.
+
+    Ids are the paths relative to ``DIR`` (with ``/``), stable across runs and machines.
+    """
+    base = Path(root)
+    if not base.is_dir():
+        raise FileNotFoundError(f"imagefolder: {root} is not a directory")
+    split_dirs = {"train": "pool", "pool": "pool", "val": "val", "test": "test"}
+    layout = [(base / s, split) for s, split in split_dirs.items() if (base / s).is_dir()]
+    if not layout:
+        layout = [(base, "pool")]
+    classes = sorted({c.name for d, _ in layout for c in _class_dirs(d)})
+    if not classes:
+        raise ValueError(f"imagefolder: {root} has no class folders")
+    cidx = {c: i for i, c in enumerate(classes)}
+    paths, labels, splits = [], [], []
+    for d, split in layout:
+        for cdir in _class_dirs(d):
+            for f in sorted(cdir.rglob("*")):
+                if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS:
+                    paths.append(str(f))
+                    labels.append(cidx[cdir.name])
+                    splits.append(split)
+    if not paths:
+        raise ValueError(f"imagefolder: no images ({', '.join(IMAGE_EXTENSIONS)}) under {root}")
+    paths, labels, splits = _keep_readable(paths, labels, splits)
+    ids = [Path(p).relative_to(base).as_posix() for p in paths]
+    return Dataset(
+        name=f"imagefolder:{root}", class_names=tuple(classes), ids=ids, labels=np.array(labels),
+        splits=np.array(splits, dtype=object), images=FileSource(paths, image_size, cache_dir), paths=paths,
+    )
+
+
+def load_csv(file: str, *, image_size: int = 224, cache_dir: str | None = None) -> Dataset:
+    """A CSV with a header ``path,label[,split]``; paths relative to the CSV's folder.
+
+    An empty label means unlabeled; ``split`` is one of pool/val/test (default pool). Class names
+    are the sorted distinct labels. Ids are the paths as written in the file.
+    """
+    f = Path(file)
+    if not f.is_file():
+        raise FileNotFoundError(f"csv: {file} not found")
+    with open(f, newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or not {"path", "label"} <= set(reader.fieldnames):
+            raise ValueError(f"csv: {file} needs a header with columns path,label[,split]; got {reader.fieldnames}")
+        rows = list(reader)
+    if not rows:
+        raise ValueError(f"csv: {file} has no rows")
+    for n, r in enumerate(rows, start=2):
+        s = (r.get("split") or "pool").strip()
+        if s not in SPLITS:
+            raise ValueError(f"csv: {file} line {n}: unknown split {s!r}; valid: {', '.join(SPLITS)}")
+    seen: set[str] = set()
+    for n, r in enumerate(rows, start=2):
+        if r["path"] in seen:
+            raise ValueError(f"csv: {file} line {n}: duplicate path {r['path']!r}")
+        seen.add(r["path"])
+    classes = sorted({r["label"].strip() for r in rows if r["label"].strip()})
+    cidx = {c: i for i, c in enumerate(classes)}
+    ids = [r["path"] for r in rows]
+    paths = [str((f.parent / r["path"]).resolve()) for r in rows]
+    labels = [cidx.get(r["label"].strip(), UNLABELED) for r in rows]
+    splits = [(r.get("split") or "pool").strip() for r in rows]
+    paths, ids, labels, splits = _keep_readable(paths, ids, labels, splits)
+    return Dataset(
+        name=f"csv:{file}", class_names=tuple(classes), ids=ids, labels=np.array(labels, dtype=np.int64),
+        splits=np.array(splits, dtype=object), images=FileSource(paths, image_size, cache_dir), paths=paths,
+    )

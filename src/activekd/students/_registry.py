@@ -1,0 +1,136 @@
+"""``create_student(name, num_classes)``: the registry and factory of dual-head students.
+
+Names: ``small-cnn`` (28×28 inputs), ``resnet18``, ``mobilenet_v2`` (torchvision; ImageNet weights
+when they can be had, else random init with a warning), ``timm:NAME`` (any timm model).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Callable
+
+from torch import nn
+
+from activekd.registry import Registry
+
+from ._dual_head import DualHeadStudent
+
+log = logging.getLogger(__name__)
+
+StudentFactory = Callable[..., DualHeadStudent]
+STUDENTS: Registry[StudentFactory] = Registry("student")
+register_student = STUDENTS.register
+
+
+def create_student(name: str, num_classes: int, *, pretrained: bool = True, input_size: int | None = None) -> DualHeadStudent:
+    """Build a fresh dual-head student.
+
+    Args:
+        name: a registered name or ``timm:MODEL``.
+        num_classes: ``C``.
+        pretrained: load ImageNet weights when available (falls back to random init with a warning).
+        input_size: override the backbone's input side.
+    """
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+    kind, sep, arg = name.partition(":")
+    if sep:
+        return STUDENTS.get(kind)(arg, num_classes, pretrained=pretrained, input_size=input_size)
+    if kind == "timm":
+        raise ValueError("timm students need a model name: timm:NAME (e.g. timm:resnet18)")
+    return STUDENTS.get(kind)(None, num_classes, pretrained=pretrained, input_size=input_size)
+
+
+def list_students() -> list[str]:
+    return STUDENTS.names()
+
+
+def _fallback_warning(name: str, err: Exception) -> None:
+    msg = f"could not load pretrained weights for {name} ({type(err).__name__}: {err}); using random initialisation"
+    warnings.warn(msg, stacklevel=3)
+    log.warning(msg)
+
+
+class SmallCNN(nn.Module):
+    """A LeNet-style CNN for small images (28-32 px): two conv blocks, then a dense layer.
+
+    Flattening before a dense layer (rather than global pooling) makes it learn quickly from few
+    steps, which the short per-round schedules of active learning need. Features: ``[B, 128]``.
+    """
+
+    def __init__(self, in_chans: int = 1, width: int = 32, input_size: int = 28, feature_dim: int = 128) -> None:
+        super().__init__()
+
+        def block(i: int, o: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+
+        side = input_size // 4
+        self.features = nn.Sequential(
+            block(in_chans, width), block(width, 2 * width), nn.Flatten(),
+            nn.Linear(2 * width * side * side, feature_dim, bias=False), nn.BatchNorm1d(feature_dim), nn.ReLU(inplace=True),
+        )
+        self.out_dim = feature_dim
+
+    def forward(self, x):
+        return self.features(x)
+
+
+@register_student("small-cnn")
+def _small_cnn(arg, num_classes: int, *, pretrained: bool, input_size: int | None) -> DualHeadStudent:
+    size = input_size or 28
+    net = SmallCNN(in_chans=1, input_size=size)
+    return DualHeadStudent(net, net.out_dim, num_classes, input_size=size, in_chans=1, mean=(0.286,), std=(0.353,))
+
+
+def _torchvision(name: str, pretrained: bool) -> nn.Module:
+    import torchvision
+
+    builder = getattr(torchvision.models, name)
+    if pretrained:
+        try:
+            return builder(weights="DEFAULT")
+        except Exception as e:  # offline or no weights for this version
+            _fallback_warning(name, e)
+    return builder(weights=None)
+
+
+@register_student("resnet18")
+def _resnet18(arg, num_classes: int, *, pretrained: bool, input_size: int | None) -> DualHeadStudent:
+    net = _torchvision("resnet18", pretrained)
+    dim = net.fc.in_features
+    net.fc = nn.Identity()
+    return DualHeadStudent(net, dim, num_classes, input_size=input_size or 224)
+
+
+@register_student("mobilenet_v2")
+def _mobilenet_v2(arg, num_classes: int, *, pretrained: bool, input_size: int | None) -> DualHeadStudent:
+    net = _torchvision("mobilenet_v2", pretrained)
+    dim = net.classifier[-1].in_features
+    net.classifier = nn.Identity()
+    return DualHeadStudent(net, dim, num_classes, input_size=input_size or 224)
+
+
+@register_student("timm")
+def _timm(arg, num_classes: int, *, pretrained: bool, input_size: int | None) -> DualHeadStudent:
+    try:
+        import timm
+    except ImportError:
+        raise ImportError("timm students need timm: pip install 'activekd[timm]'") from None
+    if arg not in timm.list_models():
+        known = timm.list_models(f"*{arg}*")[:10]
+        raise ValueError(f"unknown timm model {arg!r}" + (f"; close names: {', '.join(known)}" if known else ""))
+    net = None
+    if pretrained:
+        try:
+            net = timm.create_model(arg, pretrained=True, num_classes=0)
+        except Exception as e:
+            _fallback_warning(f"timm:{arg}", e)
+    if net is None:
+        net = timm.create_model(arg, pretrained=False, num_classes=0)
+    cfg = net.pretrained_cfg or {}
+    size = input_size or int(cfg.get("input_size", (3, 224, 224))[-1])
+    in_chans = int(cfg.get("input_size", (3,))[0]) if cfg.get("input_size") else 3
+    mean = tuple(cfg.get("mean", (0.485, 0.456, 0.406)))[:in_chans]
+    std = tuple(cfg.get("std", (0.229, 0.224, 0.225)))[:in_chans]
+    return DualHeadStudent(net, net.num_features, num_classes, input_size=size, in_chans=in_chans, mean=mean, std=std)

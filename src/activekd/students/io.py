@@ -1,0 +1,34 @@
+"""Saving and loading trained students (safetensors + metadata), for deployment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+from ._dual_head import DualHeadStudent
+from ._registry import create_student
+
+
+def student_metadata(name: str, class_names, alpha: float, beta: float, input_size: int) -> dict[str, str]:
+    """String metadata stored in the safetensors header of a student checkpoint."""
+    return {"format": "activekd-student-v1", "student": name, "class_names": json.dumps(list(class_names)),
+            "alpha": repr(float(alpha)), "beta": repr(float(beta)), "input_size": str(int(input_size))}
+
+
+def load_student(path: str | Path) -> tuple[DualHeadStudent, dict]:
+    """Rebuild a student from a checkpoint; returns ``(student in eval mode, metadata)``.
+
+    Predict with ``activekd.heads.mix_heads(*student(images)[:2], alpha, beta)``.
+    """
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    if meta.get("format") != "activekd-student-v1":
+        raise ValueError(f"{path} is not an activekd student checkpoint")
+    names = json.loads(meta["class_names"])
+    student = create_student(meta["student"], len(names), pretrained=False, input_size=int(meta["input_size"]))
+    student.load_state_dict(load_file(str(path)))
+    info = {"student": meta["student"], "class_names": names, "alpha": float(meta["alpha"]), "beta": float(meta["beta"])}
+    return student.eval(), info

@@ -1,0 +1,119 @@
+"""The Teacher protocol, its config, and the ``create_teacher`` factory.
+
+A teacher gives logits for sample ids. Fixed teachers (precomputed file, stand-in, VLM zero-shot)
+ignore ``fit``; few-shot teachers (CLAP, Tip-Adapter-F) refit on the labeled set after each round.
+The session computes a teacher's logits once per fit and caches them, never per training step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol, Sequence, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from activekd.data import Dataset
+from activekd.registry import Registry
+
+
+@runtime_checkable
+class Teacher(Protocol):
+    """What the training loop needs from a teacher.
+
+    Attributes:
+        name: a human-readable description (the spec it was built from).
+        num_classes: ``C``, equal to the dataset's class count.
+        adaptive: ``True`` when ``fit`` changes the logits (few-shot teachers).
+    """
+
+    name: str
+    num_classes: int
+    adaptive: bool
+
+    def logits(self, ids: Sequence[str]) -> Tensor:
+        """``[len(ids), C]`` float32 CPU logits, rows in the order of ``ids``."""
+        ...
+
+    def fit(self, ids: Sequence[str], labels: Tensor) -> None:
+        """Refit on the labeled set (``labels``: ``[len(ids)]`` long). A no-op for fixed teachers."""
+        ...
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """How to build the teacher."""
+
+    spec: str = field(default="standin", metadata={"help": "teacher: standin | file:PATH | openclip:ARCH[:PRETRAINED] | hf:MODEL_ID_OR_DIR"})
+    few_shot: str = field(default="none", metadata={"help": "few-shot head refitted each round on the labels: none | clap | tip-adapter-f"})
+    templates: str | None = field(default=None, metadata={"help": "prompt templates: a file with one template per line ('{}' = class name), or 'imagenet' / 'dataset'; default: the dataset's own, else 'a photo of a {}.'"})
+    class_renames: str | None = field(default=None, metadata={"help": "JSON file mapping class names to the names used in prompts"})
+    batch_size: int = field(default=256, metadata={"help": "images per teacher forward pass"})
+    embed_workers: int = field(default=4, metadata={"help": "DataLoader worker processes that decode and preprocess images for the VLM embedding pass (0 = in the main process)"})
+    few_shot_epochs: int | None = field(default=None, metadata={"help": "epochs of each few-shot refit; default: the paper's (clap 300, tip-adapter-f 20)"})
+    tip_alpha: float = field(default=1.0, metadata={"help": "Tip-Adapter-F residual ratio alpha (weight of the cache logits)"})
+    tip_beta: float = field(default=5.5, metadata={"help": "Tip-Adapter-F sharpness beta of the affinity exp(-beta (1 - cos))"})
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"teacher batch_size must be >= 1, got {self.batch_size}")
+        if self.embed_workers < 0:
+            raise ValueError(f"teacher embed_workers must be >= 0, got {self.embed_workers}")
+        if self.few_shot_epochs is not None and self.few_shot_epochs < 1:
+            raise ValueError(f"teacher few_shot_epochs must be >= 1, got {self.few_shot_epochs}")
+        if self.tip_alpha < 0 or not self.tip_beta > 0:
+            raise ValueError(f"teacher tip_alpha must be >= 0 and tip_beta > 0, got {self.tip_alpha}, {self.tip_beta}")
+
+
+@dataclass(frozen=True)
+class TeacherContext:
+    """What a teacher factory may use besides its config."""
+
+    dataset: Dataset
+    cache_dir: Path
+    device: torch.device
+    seed: int = 0
+
+
+TeacherFactory = Callable[[str | None, TeacherConfig, TeacherContext], Teacher]
+TEACHERS: Registry[TeacherFactory] = Registry("teacher")
+
+
+def register_teacher(kind: str) -> Callable[[TeacherFactory], TeacherFactory]:
+    """Register a factory for specs ``KIND`` or ``KIND:ARG``; it receives ``ARG`` (or None)."""
+    return TEACHERS.register(kind)
+
+
+def create_teacher(config: TeacherConfig, ctx: TeacherContext) -> Teacher:
+    """Build the teacher named by ``config.spec``; an unknown kind raises listing the valid ones."""
+    kind, sep, arg = config.spec.partition(":")
+    return TEACHERS.get(kind)(arg if sep else None, config, ctx)
+
+
+def list_teachers() -> list[str]:
+    return TEACHERS.names()
+
+
+class TableTeacher:
+    """A fixed teacher that looks logits up in an in-memory table keyed by sample id."""
+
+    adaptive = False
+
+    def __init__(self, name: str, ids: Sequence[str], logits: Tensor) -> None:
+        if logits.ndim != 2 or logits.shape[0] != len(ids):
+            raise ValueError(f"teacher table: {len(ids)} ids but logits of shape {tuple(logits.shape)}")
+        self.name = name
+        self.num_classes = int(logits.shape[1])
+        self._table = logits.float().contiguous()
+        self._row = {sid: i for i, sid in enumerate(ids)}
+
+    def logits(self, ids: Sequence[str]) -> Tensor:
+        try:
+            rows = torch.tensor([self._row[i] for i in ids], dtype=torch.long)
+        except KeyError as e:
+            raise KeyError(f"teacher {self.name!r} has no logits for sample id {e.args[0]!r}") from None
+        return self._table[rows]
+
+    def fit(self, ids: Sequence[str], labels: Tensor) -> None:
+        return None

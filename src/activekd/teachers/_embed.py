@@ -1,0 +1,298 @@
+"""Vision-language backbones and the on-disk cache of their image embeddings.
+
+A *backbone* (``openclip:ARCH[:PRETRAINED]``, ``hf:MODEL_ID_OR_DIR``) is an image tower, a text
+tower and the image preprocessing that goes with them. It is cheap to create: the weights are
+loaded on the first encode, so a run whose embeddings are all cached never loads a model.
+
+Image embeddings are L2-normalised float32 ``[D]`` vectors, computed once per (dataset fingerprint,
+backbone identity, preprocessing) and stored under ``CACHE/embeddings/<name>-<key>/``:
+``meta.json`` (model, pretrained weights, preprocessing, dataset fingerprint, dimension) and shards
+``part-*.safetensors`` (tensor ``embeddings`` ``[n, D]``, the ``n`` sample ids in the header
+metadata). ``<key>`` hashes the metadata, so changing any input selects another folder (the old
+one is left for you to delete). Only the ids asked for and not yet cached are computed, and each
+computation appends one shard; reading merges the shards (compacted into one past 16).
+
+The embedding pass: a ``DataLoader`` whose workers decode and preprocess, large batches, bf16
+autocast on CUDA, a tqdm progress bar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from activekd.data import Dataset, ImageSource
+from activekd.registry import Registry
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+MAX_SHARDS = 16
+
+
+class TeacherWeightsError(RuntimeError):
+    """The weights of a vision-language model cannot be had (offline, unknown tag, missing file)."""
+
+
+class VisionLanguageModel(Protocol):
+    """What the zero-shot / few-shot teachers need from a CLIP-like model.
+
+    Attributes:
+        name: the spec it was built from (``openclip:RN50:openai``).
+        identity: JSON-able description of the weights (changes when the weights do).
+        preprocess: JSON-able description of the image preprocessing.
+    """
+
+    name: str
+    identity: dict
+    preprocess: dict
+
+    def transform(self) -> Callable[[Image.Image], Tensor]:
+        """PIL image -> ``[3, H, W]`` float tensor; picklable (it runs in DataLoader workers)."""
+        ...
+
+    def encode_images(self, pixels: Tensor) -> Tensor:
+        """``[B, 3, H, W]`` preprocessed pixels on the model's device -> ``[B, D]`` raw embeddings."""
+        ...
+
+    def encode_texts(self, texts: Sequence[str]) -> Tensor:
+        """``B`` strings -> ``[B, D]`` raw text embeddings (on the model's device)."""
+        ...
+
+
+BackboneFactory = Callable[..., VisionLanguageModel]
+BACKBONES: Registry[BackboneFactory] = Registry("vision-language model")
+
+
+def create_backbone(spec: str, *, device: torch.device, seed: int = 0) -> VisionLanguageModel:
+    """Build the backbone for a teacher spec ``openclip:...`` or ``hf:...`` (weights load lazily)."""
+    kind, sep, arg = spec.partition(":")
+    return BACKBONES.get(kind)(arg if sep else None, device=torch.device(device), seed=seed)
+
+
+def file_identity(path: str | os.PathLike) -> dict:
+    """A weights file's identity for cache keys: absolute path, size and modification time."""
+    st = os.stat(path)
+    return {"path": str(Path(path).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def digest(obj: object, n: int = 16) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", name).strip("-")[:60] or "model"
+
+
+# ----------------------------------------------------------------------------- the embedding pass
+
+
+class _Pixels(torch.utils.data.Dataset):
+    def __init__(self, images: ImageSource, positions: np.ndarray, transform: Callable[[Image.Image], Tensor]) -> None:
+        self.images, self.positions, self.transform = images, positions, transform
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, i: int) -> Tensor:
+        return self.transform(self.images.pil(int(self.positions[i])).convert("RGB"))
+
+
+def encode_images(model: VisionLanguageModel, images: ImageSource, positions: np.ndarray, *, batch_size: int,
+                  workers: int, device: torch.device, desc: str = "embedding images") -> Tensor:
+    """Embed the images at ``positions``: ``[n, D]`` L2-normalised float32 on the CPU, in order.
+
+    Decoding and preprocessing run in ``workers`` DataLoader processes (none when one batch is
+    enough); the forward pass in bf16 autocast on CUDA, fp32 elsewhere.
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    if len(positions) == 0:
+        raise ValueError("encode_images: no images to embed")
+    n_batches = -(-len(positions) // batch_size)
+    loader = torch.utils.data.DataLoader(
+        _Pixels(images, positions, model.transform()), batch_size=batch_size, shuffle=False,
+        num_workers=min(workers, n_batches - 1) if n_batches > 1 else 0, pin_memory=device.type == "cuda",
+    )
+    out = []
+    with torch.inference_mode(), tqdm(total=len(positions), desc=desc, unit="img", leave=False) as bar:
+        for pixels in loader:
+            pixels = pixels.to(device, non_blocking=True)
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                emb = model.encode_images(pixels)
+            out.append(F.normalize(emb.float(), dim=-1).cpu())
+            bar.update(len(pixels))
+    return torch.cat(out)
+
+
+def encode_texts(model: VisionLanguageModel, texts: Sequence[str], *, batch_size: int, device: torch.device) -> Tensor:
+    """Raw (not normalised) text embeddings ``[len(texts), D]``, float32 on the CPU."""
+    out = []
+    with torch.inference_mode():
+        for s in range(0, len(texts), batch_size):
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                out.append(model.encode_texts(list(texts[s:s + batch_size])).float().cpu())
+    return torch.cat(out)
+
+
+# ----------------------------------------------------------------------------- the cache
+
+
+class EmbeddingCache:
+    """Image embeddings of one dataset under one backbone + preprocessing, keyed by sample id.
+
+    ``meta`` is everything the embeddings depend on; the folder name hashes it. In memory the
+    cache is a ``[m, D]`` table plus a dataset-position -> row map.
+    """
+
+    def __init__(self, root: Path, name: str, meta: dict, dataset: Dataset) -> None:
+        self.meta = json.loads(json.dumps({"format": CACHE_FORMAT, **meta}, sort_keys=True, default=str))
+        self.directory = Path(root) / "embeddings" / f"{slug(name)}-{digest(self.meta)}"
+        self.dataset = dataset
+        self._rows = np.full(len(dataset), -1, dtype=np.int64)
+        self._chunks: list[Tensor] = []
+        self._table: Tensor | None = None
+        self._count = 0
+        self._shards_seen: set[str] = set()
+        self._load()
+
+    # -- reading
+    def _shards(self) -> list[Path]:
+        return sorted(self.directory.glob("part-*.safetensors"))
+
+    def _load(self) -> None:
+        from safetensors import safe_open
+
+        if not self.directory.is_dir():
+            return
+        meta_file = self.directory / "meta.json"
+        if meta_file.is_file():
+            on_disk = json.loads(meta_file.read_text())
+            if {k: v for k, v in on_disk.items() if k != "dim"} != self.meta:
+                raise RuntimeError(f"embedding cache {self.directory} holds embeddings of other inputs; delete that folder")
+        for shard in self._shards():
+            if shard.name in self._shards_seen:
+                continue
+            try:
+                with safe_open(str(shard), framework="pt") as f:
+                    ids = json.loads(f.metadata()["ids"])
+                    emb = f.get_tensor("embeddings").float()
+                pos = self.dataset.index_of(ids)
+            except FileNotFoundError:  # compacted away by another process meanwhile
+                continue
+            except Exception as e:  # noqa: BLE001 - a damaged shard is skipped, its ids recomputed
+                log.warning("skipping unreadable embedding shard %s (%s)", shard, e)
+                continue
+            self._shards_seen.add(shard.name)
+            self._append(pos, emb)
+
+    def _append(self, positions: np.ndarray, emb: Tensor) -> None:
+        if emb.shape[0] != len(positions):
+            raise ValueError("embedding rows and ids differ in number")
+        self._rows[positions] = np.arange(self._count, self._count + len(positions))
+        self._chunks.append(emb)
+        self._count += len(positions)
+        self._table = None
+
+    def table(self) -> Tensor:
+        if self._table is None:
+            self._table = torch.cat(self._chunks) if self._chunks else torch.empty(0, 0)
+            self._chunks = [self._table]
+        return self._table
+
+    def missing(self, positions: np.ndarray) -> np.ndarray:
+        """The positions (unique, in first-seen order) without a cached embedding."""
+        positions = np.asarray(positions, dtype=np.int64)
+        miss = positions[self._rows[positions] < 0]
+        _, first = np.unique(miss, return_index=True)
+        return miss[np.sort(first)]
+
+    def get(self, positions: np.ndarray) -> Tensor:
+        """``[len(positions), D]`` cached embeddings; every position must be cached."""
+        rows = self._rows[np.asarray(positions, dtype=np.int64)]
+        if (rows < 0).any():
+            raise KeyError(f"embedding cache {self.directory}: {int((rows < 0).sum())} id(s) not embedded yet")
+        return self.table()[torch.from_numpy(rows)]
+
+    def __len__(self) -> int:
+        return int((self._rows >= 0).sum())
+
+    # -- writing
+    def add(self, positions: np.ndarray, emb: Tensor) -> None:
+        """Store embeddings for ``positions`` (one new shard on disk, atomically)."""
+        from safetensors.torch import save_file
+
+        positions = np.asarray(positions, dtype=np.int64)
+        emb = emb.float().contiguous().cpu()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        meta_file = self.directory / "meta.json"
+        if not meta_file.is_file():
+            tmp = meta_file.with_name(f".meta.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({**self.meta, "dim": int(emb.shape[1])}, indent=1, sort_keys=True, default=str))
+            os.replace(tmp, meta_file)
+        ids = [self.dataset.ids[p] for p in positions]
+        name = f"part-{time.time_ns():020d}-{os.getpid()}.safetensors"
+        self._write(name, ids, emb, save_file)
+        self._shards_seen.add(name)
+        self._append(positions, emb)
+        shards = self._shards()
+        if len(shards) > MAX_SHARDS:
+            self._compact(shards, save_file)
+
+    def _write(self, name: str, ids: list[str], emb: Tensor, save_file: Callable) -> None:
+        tmp = self.directory / f".{name}.tmp"
+        save_file({"embeddings": emb}, str(tmp), metadata={"ids": json.dumps(ids)})
+        os.replace(tmp, self.directory / name)
+
+    def _compact(self, shards: list[Path], save_file: Callable) -> None:
+        have = np.flatnonzero(self._rows >= 0)
+        name = f"part-{time.time_ns():020d}-{os.getpid()}.safetensors"
+        self._write(name, [self.dataset.ids[p] for p in have], self.get(have).contiguous(), save_file)
+        for s in shards:
+            s.unlink(missing_ok=True)
+        self._shards_seen = {name}
+        log.debug("compacted %d embedding shards in %s", len(shards), self.directory)
+
+
+class ImageEmbedder:
+    """Embeddings for sample ids, computed on demand and cached (see the module docstring)."""
+
+    def __init__(self, model: VisionLanguageModel, dataset: Dataset, cache_dir: str | os.PathLike, *, batch_size: int = 256,
+                 workers: int = 4, device: torch.device | str = "cpu") -> None:
+        self.model = model
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.workers = workers
+        self.device = torch.device(device)
+        self.cache = EmbeddingCache(Path(cache_dir), model.name, {
+            "model": model.identity, "preprocess": model.preprocess,
+            "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint(), "size": len(dataset)},
+            "normalized": True,
+        }, dataset)
+
+    @property
+    def directory(self) -> Path:
+        return self.cache.directory
+
+    def embeddings(self, ids: Sequence[str]) -> Tensor:
+        """``[len(ids), D]`` L2-normalised float32 CPU embeddings; only uncached ids are computed."""
+        positions = self.dataset.index_of(ids)
+        todo = self.cache.missing(positions)
+        if len(todo):
+            log.info("embedding %d image(s) with %s (cache: %s)", len(todo), self.model.name, self.directory)
+            emb = encode_images(self.model, self.dataset.images, todo, batch_size=self.batch_size, workers=self.workers,
+                                device=self.device, desc=f"embedding images ({self.model.name})")
+            self.cache.add(todo, emb)
+        return self.cache.get(positions)

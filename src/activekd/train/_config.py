@@ -1,0 +1,43 @@
+"""Training configuration (DHO reference schedule)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+KD_MODES = ("dho", "single-head", "none")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How each round's student is trained (re-initialised every round)."""
+
+    kd: str = field(default="dho", metadata={"help": "dho (two heads) | single-head (one head, CE + KD) | none (CE only: plain AL)"})
+    temperature: float = field(default=2.0, metadata={"help": "distillation temperature T"})
+    lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
+    weight_decay: float = field(default=1e-2, metadata={"help": "AdamW weight decay"})
+    warmup: float = field(default=0.1, metadata={"help": "fraction of steps of linear warm-up (then linear decay)"})
+    repeat: int = field(default=200, metadata={"help": "labeled set sampled with replacement to repeat × |labeled| samples per round"})
+    batch_labeled: int = field(default=64, metadata={"help": "labeled images per step"})
+    batch_unlabeled: int = field(default=64, metadata={"help": "unlabeled images per step (cycled)"})
+    augment: bool = field(default=False, metadata={"help": "random crop + flip on the device (helps large students on photos; hurts small-cnn on 28 px)"})
+    bf16: bool = field(default=True, metadata={"help": "bf16 autocast on CUDA (ignored on CPU)"})
+    eval_batch_size: int = field(default=1024, metadata={"help": "images per forward pass at inference"})
+
+    def __post_init__(self) -> None:
+        if self.kd not in KD_MODES:
+            raise ValueError(f"unknown kd mode {self.kd!r}; valid: {', '.join(KD_MODES)}")
+        for name in ("repeat", "batch_labeled", "batch_unlabeled", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.warmup < 1:
+            raise ValueError(f"warmup must be in [0, 1), got {self.warmup}")
+        if self.lr <= 0 or self.temperature <= 0:
+            raise ValueError("lr and temperature must be > 0")
+
+    @property
+    def uses_teacher(self) -> bool:
+        return self.kd != "none"
+
+    def default_alpha(self, alpha: float) -> float:
+        """The head mix weight to predict with: the KD head exists only in ``dho`` mode."""
+        return alpha if self.kd == "dho" else 0.0
