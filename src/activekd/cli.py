@@ -139,9 +139,7 @@ def cmd_demo(ns: argparse.Namespace) -> int:
 
 
 def cmd_label(ns: argparse.Namespace) -> int:
-    from activekd.config import RunConfig
-    from activekd.data import create_dataset
-    from activekd.session import SessionStore, read_label_answers
+    from activekd.session import SessionStore, load_dataset, read_label_answers
 
     out = Path(ns.out)
     if not SessionStore.exists_in(out):
@@ -153,7 +151,7 @@ def cmd_label(ns: argparse.Namespace) -> int:
         if not waiting:
             raise ValueError(f"{out}: no round is waiting for labels")
         rec = waiting[0]
-        ds = create_dataset(config.data.dataset, data_root=config.data.data_root, image_size=config.data.image_size)
+        ds = load_dataset(config)
         already = {i for i, _ in store.labels()}
         answers = read_label_answers(Path(ns.file), ds, rec.picks, already)
         missing = store.add_human_labels(rec.round, answers)

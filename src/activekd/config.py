@@ -24,10 +24,16 @@ class DataConfig:
     dataset: str = field(default="fashion-mnist", metadata={"help": "fashion-mnist | imagefolder:DIR | csv:FILE (path,label[,split])"})
     data_root: str | None = field(default=None, metadata={"help": "folder with the dataset's files (fashion-mnist: the IDX files)"})
     image_size: int = field(default=224, metadata={"help": "side of the decoded-image cache for file datasets"})
+    pool_limit: int | None = field(default=None, metadata={"help": "use a seeded random subset of this many pool images (quick trials)"})
+    test_limit: int | None = field(default=None, metadata={"help": "evaluate on a seeded random subset of this many test images"})
 
     def __post_init__(self) -> None:
         if self.image_size < 8:
             raise ValueError(f"image_size must be >= 8, got {self.image_size}")
+        for name in ("pool_limit", "test_limit"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                raise ValueError(f"{name} must be >= 1, got {v}")
 
 
 @dataclass(frozen=True)

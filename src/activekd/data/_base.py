@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
@@ -11,9 +12,10 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-SPLITS = ("pool", "val", "test", "holdout")
+SPLITS = ("pool", "val", "test", "holdout", "unused")
 """``pool``: unlabeled images AL may pick from; ``val``: labeled validation (optional);
-``test``: labeled evaluation; ``holdout``: kept out of everything (e.g. the stand-in teacher's fit set)."""
+``test``: labeled evaluation; ``holdout``: kept out of the run (e.g. the stand-in teacher's fit set);
+``unused``: left out by a size limit (``limit_split``)."""
 
 UNLABELED = -1
 
@@ -137,6 +139,22 @@ class Dataset:
         h.update(self.labels.tobytes())
         h.update("\x1f".join(self.splits.tolist()).encode())
         return h.hexdigest()[:16]
+
+
+def limit_split(dataset: Dataset, split: str, limit: int | None, seed: int = 0) -> Dataset:
+    """Keep a seeded random ``limit`` samples of ``split``; the rest move to ``unused``.
+
+    Returns ``dataset`` itself when no limit applies. Used for quick trials and tests.
+    """
+    idx = dataset.split_indices(split)
+    if limit is None or limit >= len(idx):
+        return dataset
+    if limit < 1:
+        raise ValueError(f"a {split} limit must be >= 1, got {limit}")
+    drop = np.random.default_rng(seed).permutation(idx)[limit:]
+    splits = dataset.splits.copy()
+    splits[drop] = "unused"
+    return dataclasses.replace(dataset, splits=splits)
 
 
 def k_shot_ids(dataset: Dataset, shots: int, seed: int, split: str = "pool") -> list[str]:

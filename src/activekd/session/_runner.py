@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from activekd.config import RunConfig
-from activekd.data import Dataset, create_dataset, k_shot_ids
+from activekd.data import Dataset, create_dataset, k_shot_ids, limit_split
 from activekd.heads import mix_heads
 from activekd.select import SelectionInputs, get_strategy, select
 from activekd.students import create_student
@@ -120,7 +120,7 @@ class ActiveSession:
         create_student(cfg.student.name, 2, pretrained=False)
         device = resolve_device(cfg.device)
         cache = Path(os.path.expanduser(cfg.cache_dir))
-        ds = create_dataset(cfg.data.dataset, data_root=cfg.data.data_root, image_size=cfg.data.image_size, cache_dir=str(cache))
+        ds = load_dataset(cfg, cache)
         pool = ds.split_indices("pool")
         if stored is None:
             initial = k_shot_ids(ds, loop.shots, loop.seed)
@@ -330,6 +330,13 @@ def _json_default(o):
     if isinstance(o, float) and math.isnan(o):
         return None
     raise TypeError(type(o))
+
+
+def load_dataset(config: RunConfig, cache_dir: Path | None = None) -> Dataset:
+    """The run's dataset, with its pool/test size limits applied."""
+    d = config.data
+    ds = create_dataset(d.dataset, data_root=d.data_root, image_size=d.image_size, cache_dir=None if cache_dir is None else str(cache_dir))
+    return limit_split(limit_split(ds, "pool", d.pool_limit), "test", d.test_limit)
 
 
 def _initial_from_dataset(ds: Dataset, initial: list[str]) -> list[tuple[str, int]]:

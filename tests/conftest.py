@@ -1,0 +1,29 @@
+"""Shared fixtures: the real Fashion-MNIST files and one teacher cache per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(scope="session")
+def fmnist():
+    """The real Fashion-MNIST dataset (Debian's dataset-fashion-mnist)."""
+    if not (FMNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.fail("Fashion-MNIST is missing: run scripts/setup.sh (installs Debian's dataset-fashion-mnist)")
+    from activekd.data import create_dataset
+
+    return create_dataset("fashion-mnist")
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One cache folder for the whole session, so the stand-in teacher is fitted once."""
+    return tmp_path_factory.mktemp("activekd-cache")

@@ -1,0 +1,69 @@
+"""Template tests over every registered student, plus the factory's errors and checkpoint I/O."""
+
+import pytest
+import torch
+
+from activekd.registry import UnknownNameError
+from activekd.students import create_student, list_students
+from activekd.students.io import load_student, student_metadata
+
+NAMES = [n if n != "timm" else "timm:resnet18" for n in list_students()]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_student_forward_backward(name):
+    torch.manual_seed(0)
+    s = create_student(name, 7, pretrained=False, input_size=32 if name != "small-cnn" else None)
+    x = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)  # grayscale input even for RGB students
+    ce, kd, h = s(x)
+    assert ce.shape == kd.shape == (3, 7)
+    assert h.shape == (3, s.feature_dim)
+    (ce.sum() + kd.sum()).backward()
+    assert s.ce_head.weight.grad is not None and s.kd_head.weight.grad is not None
+    rgb = torch.randint(0, 256, (2, 3, 40, 40), dtype=torch.uint8)
+    assert s(rgb)[0].shape == (2, 7)  # any size, any channel count
+
+
+def test_heads_are_separate():
+    s = create_student("small-cnn", 3, pretrained=False)
+    assert s.ce_head is not s.kd_head
+    assert not torch.equal(s.ce_head.weight, s.kd_head.weight)
+
+
+def test_unknown_student_lists_valid_names():
+    with pytest.raises(UnknownNameError, match="valid: .*resnet18.*small-cnn"):
+        create_student("resnet999", 10)
+
+
+def test_unknown_timm_model():
+    with pytest.raises(ValueError, match="unknown timm model"):
+        create_student("timm:not_a_model_xyz", 10, pretrained=False)
+
+
+def test_pretrained_offline_falls_back_with_warning(monkeypatch):
+    import torchvision
+
+    def boom(*a, **k):
+        if k.get("weights") is not None:
+            raise RuntimeError("no network")
+        return real(*a, **k)
+
+    real = torchvision.models.resnet18
+    monkeypatch.setattr(torchvision.models, "resnet18", boom)
+    with pytest.warns(UserWarning, match="random initialisation"):
+        s = create_student("resnet18", 4, pretrained=True, input_size=32)
+    assert s.eval()(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))[0].shape == (1, 4)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    s = create_student("small-cnn", 3, pretrained=False).eval()
+    path = tmp_path / "s.safetensors"
+    save_file({k: v.contiguous() for k, v in s.state_dict().items()}, str(path),
+              metadata=student_metadata("small-cnn", ["a", "b", "c"], 0.25, 2.0, 28))
+    t, info = load_student(path)
+    x = torch.randint(0, 256, (2, 1, 28, 28), dtype=torch.uint8)
+    assert torch.allclose(s(x)[0], t(x)[0])
+    assert info == {"student": "small-cnn", "class_names": ["a", "b", "c"], "alpha": 0.25, "beta": 2.0}
