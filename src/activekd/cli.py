@@ -119,6 +119,10 @@ def cmd_run(ns: argparse.Namespace, defaults: dict[str, Any] | None = None) -> i
     try:
         log.info("run folder %s; teacher: %s; device: %s", out, session.teacher.name if session.teacher else "none (CE only)", session.device)
         res = session.run(on_round=print_round)
+        waiting = session.pending_round()
+        if waiting is not None:
+            print(f"round {waiting}: label the images listed in {session.request_path(waiting)} (column 'label': class name), "
+                  f"then run `activekd label {out} FILE` and `activekd resume {out}`")
     finally:
         session.close()
     if res["complete"]:
@@ -138,13 +142,19 @@ def cmd_demo(ns: argparse.Namespace) -> int:
     return cmd_run(ns, DEMO)
 
 
-def cmd_label(ns: argparse.Namespace) -> int:
-    from activekd.session import SessionStore, load_dataset, read_label_answers
+def _open_store(out: Path):
+    from activekd.session import SessionStore
 
-    out = Path(ns.out)
     if not SessionStore.exists_in(out):
         raise ValueError(f"{out} holds no session")
-    store = SessionStore.open(out)
+    return SessionStore.open(out)
+
+
+def cmd_label(ns: argparse.Namespace) -> int:
+    from activekd.session import load_dataset, read_label_answers
+
+    out = Path(ns.out)
+    store = _open_store(out)
     try:
         config = RunConfig.from_dict(json.loads(store.get_meta("config")))
         waiting = [r for r in store.rounds() if r.status == "awaiting-labels"]
@@ -163,12 +173,8 @@ def cmd_label(ns: argparse.Namespace) -> int:
 
 
 def cmd_resume(ns: argparse.Namespace) -> int:
-    from activekd.session import SessionStore
-
     out = Path(ns.out)
-    if not SessionStore.exists_in(out):
-        raise ValueError(f"{out} holds no session")
-    store = SessionStore.open(out)
+    store = _open_store(out)
     try:
         raw = json.loads(store.get_meta("config"))
     finally:
@@ -187,12 +193,8 @@ def cmd_resume(ns: argparse.Namespace) -> int:
 
 
 def cmd_status(ns: argparse.Namespace) -> int:
-    from activekd.session import SessionStore
-
     out = Path(ns.out)
-    if not SessionStore.exists_in(out):
-        raise ValueError(f"{out} holds no session")
-    store = SessionStore.open(out)
+    store = _open_store(out)
     try:
         rounds = store.rounds()
         print(f"{out}: {len(store.labels())} labels, {sum(r.status == 'done' for r in rounds)} round(s) done")

@@ -234,6 +234,11 @@ class ActiveSession:
             log.info("round %d: %d images to label in %s; then run `activekd label %s %s`", r, len(picks), path, self.out, path)
         return md
 
+    def _predict(self, student, positions: torch.Tensor, desc: str) -> Outputs:
+        t = self.config.train
+        return predict(student, self.bank, positions, device=self.device, batch_size=t.eval_batch_size, bf16=t.bf16,
+                       progress=self.config.progress, desc=desc)
+
     def evaluate(self, student, r: int, num_labeled: int, t_all: torch.Tensor | None) -> RoundMetrics:
         cfg, ds = self.config, self.dataset
         alpha, beta = cfg.train.default_alpha(cfg.loop.alpha), cfg.loop.beta
@@ -241,8 +246,7 @@ class ActiveSession:
         val = ds.split_indices("val")
         val = val[ds.labels[val] >= 0]
         if cfg.loop.search_alpha_beta and cfg.train.kd == "dho" and len(val):
-            vo = predict(student, self.bank, torch.from_numpy(val), device=self.device, batch_size=cfg.train.eval_batch_size,
-                         bf16=cfg.train.bf16, progress=cfg.progress, desc="validation")
+            vo = self._predict(student, torch.from_numpy(val), "validation")
             alpha, beta, vacc = search_alpha_beta(vo.ce, vo.kd, torch.from_numpy(ds.labels[val]))
             extra["val_acc"] = vacc
         test = ds.split_indices("test")
@@ -252,8 +256,7 @@ class ActiveSession:
         t_acc = None
         if len(test):
             y = torch.from_numpy(ds.labels[test])
-            to = predict(student, self.bank, torch.from_numpy(test), device=self.device, batch_size=cfg.train.eval_batch_size,
-                         bf16=cfg.train.bf16, progress=cfg.progress, desc="test")
+            to = self._predict(student, torch.from_numpy(test), "test")
             acc, ce_acc, kd_acc = accuracy(to.probs(alpha, beta), y), accuracy(to.ce, y), accuracy(to.kd, y)
             if t_all is not None:
                 t_acc = accuracy(t_all[torch.from_numpy(test)], y)
@@ -266,10 +269,8 @@ class ActiveSession:
             raise SessionError(f"budget {budget} is larger than the remaining pool ({len(unl_pos)} images)")
         fn = get_strategy(cfg.loop.strategy)
         if getattr(fn, "needs_outputs", True):
-            po = predict(student, self.bank, unl_pos, device=self.device, batch_size=cfg.train.eval_batch_size,
-                         bf16=cfg.train.bf16, progress=cfg.progress, desc="pool inference")
-            lo = predict(student, self.bank, lab_pos, device=self.device, batch_size=cfg.train.eval_batch_size,
-                         bf16=cfg.train.bf16, progress=False)
+            po = self._predict(student, unl_pos, "pool inference")
+            lo = self._predict(student, lab_pos, "labeled inference")
         else:
             c, d = ds.num_classes, student.feature_dim
             po = Outputs(torch.zeros(len(unl_pos), c), torch.zeros(len(unl_pos), c), torch.zeros(len(unl_pos), d))

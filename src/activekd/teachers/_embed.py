@@ -4,9 +4,9 @@ A *backbone* (``openclip:ARCH[:PRETRAINED]``, ``hf:MODEL_ID_OR_DIR``) is an imag
 tower and the image preprocessing that goes with them. It is cheap to create: the weights are
 loaded on the first encode, so a run whose embeddings are all cached never loads a model.
 
-Image embeddings are L2-normalised float32 ``[D]`` vectors, computed once per (dataset fingerprint,
+Image embeddings are L2-normalised float32 ``[D]`` vectors, computed once per (dataset images,
 backbone identity, preprocessing) and stored under ``CACHE/embeddings/<name>-<key>/``:
-``meta.json`` (model, pretrained weights, preprocessing, dataset fingerprint, dimension) and shards
+``meta.json`` (model, pretrained weights, preprocessing, dataset images fingerprint, dimension) and shards
 ``part-*.safetensors`` (tensor ``embeddings`` ``[n, D]``, the ``n`` sample ids in the header
 metadata). ``<key>`` hashes the metadata, so changing any input selects another folder (the old
 one is left for you to delete). Only the ids asked for and not yet cached are computed, and each
@@ -36,6 +36,9 @@ from tqdm.auto import tqdm
 
 from activekd.data import Dataset, ImageSource
 from activekd.registry import Registry
+
+from ._base import TeacherConfig, TeacherContext
+from ._file import needed_ids
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +151,20 @@ def encode_texts(model: VisionLanguageModel, texts: Sequence[str], *, batch_size
 
 
 # ----------------------------------------------------------------------------- the cache
+
+
+def images_fingerprint(dataset: Dataset) -> str:
+    """What fixes the pixels behind each sample id: the dataset's name, ids and file paths, and each
+    file's size and modification time. Unlike ``Dataset.fingerprint`` it ignores labels and splits,
+    so a run with another pool limit or split reuses the same embeddings."""
+    h = hashlib.sha256()
+    for part in ([dataset.name], dataset.ids, dataset.paths):
+        h.update("\x1f".join(part).encode())
+        h.update(b"\x1e")
+    for p in dataset.paths:
+        st = os.stat(p)
+        h.update(f"{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
 
 
 class EmbeddingCache:
@@ -278,7 +295,7 @@ class ImageEmbedder:
         self.device = torch.device(device)
         self.cache = EmbeddingCache(Path(cache_dir), model.name, {
             "model": model.identity, "preprocess": model.preprocess,
-            "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint(), "size": len(dataset)},
+            "dataset": {"name": dataset.name, "images": images_fingerprint(dataset), "size": len(dataset)},
             "normalized": True,
         }, dataset)
 
@@ -296,3 +313,22 @@ class ImageEmbedder:
                                 device=self.device, desc=f"embedding images ({self.model.name})")
             self.cache.add(todo, emb)
         return self.cache.get(positions)
+
+
+def embed_dataset(config: TeacherConfig, ctx: TeacherContext, *, ids: Sequence[str] | None = None) -> Path:
+    """Fill the image-embedding cache for ``config.spec`` (openclip:... or hf:...) on ``ctx.dataset``.
+
+    Embeds ``ids`` (default: every pool, val and test sample) that are not cached yet, on
+    ``ctx.device`` with ``config.batch_size`` and ``config.embed_workers``, and returns the cache
+    folder (``meta.json`` + ``part-*.safetensors``). Teachers built later with the same model,
+    preprocessing and dataset find everything there and load no model.
+    """
+    kind = config.spec.partition(":")[0]
+    if kind not in BACKBONES:
+        raise ValueError(f"embedding needs a vision-language teacher spec ({' | '.join(f'{k}:...' for k in BACKBONES.names())}), got {config.spec!r}")
+    model = create_backbone(config.spec, device=ctx.device, seed=ctx.seed)
+    embedder = ImageEmbedder(model, ctx.dataset, ctx.cache_dir, batch_size=config.batch_size, workers=config.embed_workers, device=ctx.device)
+    want = list(ids) if ids is not None else needed_ids(ctx)
+    if want:
+        embedder.embeddings(want)
+    return embedder.directory

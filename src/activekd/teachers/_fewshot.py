@@ -13,6 +13,7 @@ hyperparameters (the papers' defaults below are used as they are; CLAP is design
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Callable, Protocol
@@ -36,6 +37,13 @@ def _batches(n: int, batch_size: int, generator: torch.Generator):
     perm = torch.randperm(n, generator=generator)
     for s in range(0, n, batch_size):
         yield perm[s:s + batch_size]
+
+
+@contextlib.contextmanager
+def _trainable():
+    """Autograd on, whatever the caller's mode (``inference_mode`` / ``no_grad``); inputs are cloned inside."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
 
 
 def _check(features: Tensor, labels: Tensor, num_classes: int) -> None:
@@ -87,11 +95,11 @@ def fit_clap(features: Tensor, labels: Tensor, base: Tensor, *, generator: torch
     """
     num_classes = base.shape[0]
     _check(features, labels, num_classes)
-    base = base.detach().float()
-    lam = clap_penalty_weights(zero_shot_logits(features, F.normalize(base, dim=-1).T, settings.logit_scale), labels, num_classes)
-    w = base.clone().requires_grad_(True)
-    opt = torch.optim.SGD([w], lr=settings.lr, momentum=settings.momentum)
-    with torch.enable_grad():
+    with _trainable():
+        features, labels, base = features.clone(), labels.clone(), base.detach().float().clone()
+        lam = clap_penalty_weights(zero_shot_logits(features, F.normalize(base, dim=-1).T, settings.logit_scale), labels, num_classes)
+        w = base.clone().requires_grad_(True)
+        opt = torch.optim.SGD([w], lr=settings.lr, momentum=settings.momentum)
         for epoch in range(settings.epochs):
             lr = settings.warmup_lr if epoch == 0 else 0.5 * settings.lr * (1 + math.cos(math.pi * (epoch - 1) / settings.epochs))
             for group in opt.param_groups:
@@ -144,12 +152,13 @@ def fit_tip_adapter_f(features: Tensor, labels: Tensor, classifier: Tensor, *, g
     fine-tune the keys with cross-entropy on the labeled set. Returns ``(keys [m, D], values [m, C])``."""
     num_classes = classifier.shape[1]
     _check(features, labels, num_classes)
-    values = F.one_hot(labels, num_classes).to(features.dtype)
-    keys = features.detach().clone().requires_grad_(True)
-    opt = torch.optim.AdamW([keys], lr=settings.lr, eps=1e-4)
-    steps = settings.epochs * -(-len(labels) // settings.batch_size)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
-    with torch.enable_grad():
+    with _trainable():
+        features, labels, classifier = features.clone(), labels.clone(), classifier.clone()
+        values = F.one_hot(labels, num_classes).to(features.dtype)
+        keys = features.detach().clone().requires_grad_(True)
+        opt = torch.optim.AdamW([keys], lr=settings.lr, eps=1e-4)
+        steps = settings.epochs * -(-len(labels) // settings.batch_size)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1))
         for _ in range(settings.epochs):
             for b in _batches(len(labels), settings.batch_size, generator):
                 b = b.to(features.device)
