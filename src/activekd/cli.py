@@ -207,6 +207,21 @@ def cmd_status(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_embed(ns: argparse.Namespace) -> int:
+    """Fill the embedding cache of a VLM teacher ahead of a run."""
+    import os
+
+    from activekd.session import load_dataset, resolve_device
+    from activekd.teachers import TeacherContext, embed_dataset
+
+    config = build_config(ns)
+    cache = Path(os.path.expanduser(config.cache_dir))
+    ds = load_dataset(config, cache)
+    path = embed_dataset(config.teacher, TeacherContext(ds, cache, resolve_device(config.device), config.loop.seed))
+    print(f"embeddings of {config.data.dataset} by {config.teacher.spec}: {path}")
+    return 0
+
+
 def cmd_list(ns: argparse.Namespace) -> int:
     from activekd.data import list_datasets
     from activekd.select import list_strategies
@@ -246,6 +261,9 @@ def make_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="show a run's rounds")
     st.add_argument("out", help="run folder")
     st.set_defaults(func=cmd_status)
+    em = sub.add_parser("embed", help="compute and cache a VLM teacher's image embeddings ahead of runs")
+    add_config_args(em)
+    em.set_defaults(func=cmd_embed)
     ls = sub.add_parser("list", help="list datasets, teachers, students and strategies")
     ls.set_defaults(func=cmd_list)
     return p

@@ -182,8 +182,8 @@ def test_human_oracle_label_loop(tmp_path, cache_dir, capsys):
 
 
 def test_sigkill_mid_round_then_rerun_matches_an_uninterrupted_run(tmp_path, cache_dir):
-    args = ["--strategy", "entropy", "--rounds", "3", "--budget", "10", "--seed", "4", "--cache-dir", str(cache_dir),
-            "--pool-limit", "3000", "--test-limit", "1000", "--repeat", "200", "--device", "cpu", "--no-progress"]
+    args = ["--strategy", "entropy", "--rounds", "2", "--budget", "10", "--seed", "4", "--cache-dir", str(cache_dir),
+            "--pool-limit", "3000", "--test-limit", "1000", "--repeat", "100", "--device", "cpu", "--no-progress"]
     ref, out = tmp_path / "ref", tmp_path / "killed"
     assert main(["run", "--out", str(ref), *args]) == 0
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -217,4 +217,27 @@ def test_sigkill_mid_round_then_rerun_matches_an_uninterrupted_run(tmp_path, cac
     assert main(["run", "--out", str(out), *args]) == 0
     got, want = labeled(out), labeled(ref)
     assert [r[0] for r in got] == [r[0] for r in want]
-    assert len({r[0] for r in got}) == len(got) == 40
+    assert len({r[0] for r in got}) == len(got) == 30
+
+
+def test_run_with_a_random_init_open_clip_teacher_and_clap(tmp_path, cache_dir, capsys):
+    """2 rounds on a small Fashion-MNIST slice; the CLAP head is refitted on the labels every round."""
+    out = tmp_path / "run"
+    common = ["--teacher", "openclip:ViT-S-32-alt", "--few-shot", "clap", "--few-shot-epochs", "30", "--embed-workers", "0",
+              "--teacher-batch-size", "64", "--cache-dir", str(tmp_path / "cache"), "--pool-limit", "150", "--test-limit", "100",
+              "--device", "cpu", "--no-progress"]
+    assert main(["embed", "--dataset", "fashion-mnist", *common]) == 0
+    assert "embeddings of fashion-mnist" in capsys.readouterr().out
+    assert main(["run", "--out", str(out), *common, "--strategy", "entropy", "--rounds", "2", "--budget", "5", "--repeat", "10"]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["complete"] and res["num_labels"] == 20
+    assert "openclip:ViT-S-32-alt" in res["teacher"]
+    accs = [r["teacher_acc"] for r in res["rounds"]]
+    assert all(a is not None and 0 <= a <= 1 for a in accs)
+    assert "teacher %" in capsys.readouterr().out
+
+
+def test_few_shot_needs_a_vlm_teacher(tmp_path, cache_dir, capsys):
+    assert run(tmp_path / "run", cache_dir, "--few-shot", "clap") == 2
+    assert "needs a vision-language teacher" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "session.sqlite").exists()

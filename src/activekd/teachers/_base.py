@@ -88,7 +88,11 @@ def register_teacher(kind: str) -> Callable[[TeacherFactory], TeacherFactory]:
 def create_teacher(config: TeacherConfig, ctx: TeacherContext) -> Teacher:
     """Build the teacher named by ``config.spec``; an unknown kind raises listing the valid ones."""
     kind, sep, arg = config.spec.partition(":")
-    return TEACHERS.get(kind)(arg if sep else None, config, ctx)
+    teacher = TEACHERS.get(kind)(arg if sep else None, config, ctx)
+    if config.few_shot != "none" and not teacher.adaptive:
+        raise ValueError(f"--few-shot {config.few_shot} needs a vision-language teacher (openclip:..., hf:...); "
+                         f"{config.spec!r} gives fixed logits")
+    return teacher
 
 
 def list_teachers() -> list[str]:

@@ -118,12 +118,12 @@ def build_vlm_teacher(config: TeacherConfig, ctx: TeacherContext) -> VLMTeacher:
     """The VLM teacher ``config`` describes, for ``ctx.dataset`` (see the module docstring)."""
     ds = ctx.dataset
     device = torch.device(ctx.device)
+    if config.few_shot != "none" and config.few_shot not in FEW_SHOT_HEADS:
+        raise ValueError(f"unknown few-shot method {config.few_shot!r}; valid: none, {', '.join(FEW_SHOT_HEADS.names())}")
     names = load_class_renames(config.class_renames, ds.class_names)
     templates = resolve_templates(config.templates, ds)
     model = create_backbone(config.spec, device=device, seed=ctx.seed)
     classifier, text_norm = text_classifier(model, names, templates, cache_dir=Path(ctx.cache_dir), batch_size=config.batch_size, device=device)
-    if config.few_shot != "none" and config.few_shot not in FEW_SHOT_HEADS:
-        raise ValueError(f"unknown few-shot method {config.few_shot!r}; valid: none, {', '.join(FEW_SHOT_HEADS.names())}")
     head = None
     if config.few_shot != "none":
         head = create_head(config.few_shot, classifier, text_norm, epochs=config.few_shot_epochs, alpha=config.tip_alpha, beta=config.tip_beta)
