@@ -1,6 +1,36 @@
-"""Selection strategies: pure functions of the student's pool outputs, and their registry."""
+"""Selection strategies: pure functions of the student's pool outputs, and their registry.
+
+``select(name, inputs, budget, generator=..., device=...)`` runs a registered strategy and
+returns ``budget`` distinct pool ids; ``list_strategies()`` names them all. Strategies never run
+a model, print, do I/O or touch the global RNG. The pure building blocks are public too:
+``greedy_k_center`` (coreset, pcoreset), ``badge_kmeanspp``, ``typiclust_select``, the score
+functions and ``class_balanced_quota``.
+"""
 
 from ._base import SelectionInputs, check_budget, get_strategy, list_strategies, register_strategy, select
-from . import _random, _uncertainty  # noqa: F401  (registration)
+from ._badge import badge_kmeanspp
+from ._class_balanced import class_balanced_quota
+from ._disagreement import teacher_student_kl
+from ._kcenter import greedy_k_center
+from ._typiclust import kmeans, typicality, typiclust_select
+from ._uncertainty import entropy_scores, least_confidence_scores, margin_scores
+from . import _random  # noqa: F401  (registration)
 
-__all__ = ["SelectionInputs", "check_budget", "get_strategy", "list_strategies", "register_strategy", "select"]
+__all__ = [
+    "SelectionInputs",
+    "badge_kmeanspp",
+    "check_budget",
+    "class_balanced_quota",
+    "entropy_scores",
+    "get_strategy",
+    "greedy_k_center",
+    "kmeans",
+    "least_confidence_scores",
+    "list_strategies",
+    "margin_scores",
+    "register_strategy",
+    "select",
+    "teacher_student_kl",
+    "typicality",
+    "typiclust_select",
+]

@@ -9,13 +9,15 @@ ids and checks the contract.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Protocol, Sequence
+from typing import Callable, Iterator, Optional, Protocol, Sequence
 
 import torch
 from torch import Tensor
 
 from activekd.heads import mix_heads
 from activekd.registry import Registry
+
+from ._ops import chunk_rows, row_chunks
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,36 @@ class SelectionInputs:
     beta: float = 1.0
     pool_teacher: Optional[Tensor] = None  # [n, C] teacher logits, for teacher-aware strategies
 
+    def validate(self) -> None:
+        """Raise ``ValueError`` for inconsistent shapes or ids shared by the pool and labeled set."""
+        n, m = len(self.pool_ids), len(self.labeled_ids)
+
+        def check(name: str, t: Tensor, rows: int, cols: Optional[int] = None) -> None:
+            if rows == 0 and t.numel() == 0:  # an empty labeled set may come as any empty tensor
+                return
+            if t.dim() != 2 or t.shape[0] != rows or (cols is not None and t.shape[1] != cols):
+                want = f"[{rows}, {cols if cols is not None else 'd'}]"
+                raise ValueError(f"SelectionInputs.{name} has shape {tuple(t.shape)}, expected {want}")
+
+        c = int(self.pool_ce.shape[1]) if self.pool_ce.dim() == 2 else -1
+        check("pool_ce", self.pool_ce, n)
+        check("pool_kd", self.pool_kd, n, c)
+        check("pool_features", self.pool_features, n)
+        d = int(self.pool_features.shape[1])
+        check("labeled_ce", self.labeled_ce, m, c)
+        check("labeled_kd", self.labeled_kd, m, c)
+        check("labeled_features", self.labeled_features, m, d)
+        if self.labeled_labels.shape != (m,) and not (m == 0 and self.labeled_labels.numel() == 0):
+            raise ValueError(f"SelectionInputs.labeled_labels has shape {tuple(self.labeled_labels.shape)}, expected [{m}]")
+        if self.pool_teacher is not None:
+            check("pool_teacher", self.pool_teacher, n, c)
+        pool = set(self.pool_ids)
+        if len(pool) != n:
+            raise ValueError("SelectionInputs.pool_ids contains duplicate ids")
+        shared = pool.intersection(self.labeled_ids)
+        if shared:
+            raise ValueError(f"{len(shared)} ids are both in the pool and labeled, e.g. {sorted(shared)[0]!r}")
+
     @property
     def num_pool(self) -> int:
         return len(self.pool_ids)
@@ -47,13 +79,40 @@ class SelectionInputs:
     def num_classes(self) -> int:
         return int(self.pool_ce.shape[1])
 
+    def iter_pool_probs(
+        self, device: torch.device | str = "cpu", rows: Optional[int] = None
+    ) -> Iterator[tuple[int, int, Tensor]]:
+        """Yield ``(start, stop, p)`` with ``p`` the ``[stop - start, C]`` mixed probabilities.
+
+        Lets score-based strategies work in O(rows * C) extra memory instead of O(n * C).
+        """
+        n = self.num_pool
+        if rows is None:
+            rows = chunk_rows(self.num_classes, device)
+        for start, stop in row_chunks(n, rows):
+            ce = self.pool_ce[start:stop].to(device)
+            kd = self.pool_kd[start:stop].to(device)
+            yield start, stop, mix_heads(ce, kd, self.alpha, self.beta)
+
     def pool_probs(self, device: torch.device | str = "cpu") -> Tensor:
-        """``[n, C]`` mixed probabilities of the pool (the DHO prediction rule)."""
-        return mix_heads(self.pool_ce.to(device), self.pool_kd.to(device), self.alpha, self.beta)
+        """``[n, C]`` float32 mixed probabilities of the pool (the DHO prediction rule).
+
+        Computed in row chunks, so the peak extra memory is the result plus one chunk.
+        """
+        out = torch.empty(self.num_pool, self.num_classes, dtype=torch.float32, device=device)
+        for start, stop, p in self.iter_pool_probs(device):
+            out[start:stop] = p
+        return out
 
     def labeled_probs(self, device: torch.device | str = "cpu") -> Tensor:
         """``[m, C]`` mixed probabilities of the labeled set."""
-        return mix_heads(self.labeled_ce.to(device), self.labeled_kd.to(device), self.alpha, self.beta)
+        m, c = len(self.labeled_ids), self.num_classes
+        ce, kd = self.labeled_ce.reshape(m, c).to(device), self.labeled_kd.reshape(m, c).to(device)
+        return mix_heads(ce, kd, self.alpha, self.beta)
+
+    def labeled_feature_matrix(self, device: torch.device | str = "cpu") -> Tensor:
+        """``[m, d]`` labeled features on ``device`` (also for an empty labeled set of any shape)."""
+        return self.labeled_features.reshape(len(self.labeled_ids), self.pool_features.shape[1]).to(device)
 
 
 class StrategyFn(Protocol):
@@ -96,9 +155,16 @@ def select(
     seed: int | None = None,
     device: torch.device | str = "cpu",
 ) -> list[str]:
-    """Run strategy ``name`` and return ``budget`` distinct pool ids in pick order."""
+    """Run strategy ``name`` and return ``budget`` distinct pool ids in pick order.
+
+    Randomness comes only from ``generator`` (or a fresh one seeded with ``seed``, default 0), so
+    the same inputs and seed give the same ids. Raises ``UnknownNameError`` for an unknown name
+    (listing the valid ones) and ``ValueError`` for a budget the pool cannot satisfy or
+    inconsistent inputs (shapes, ids both in the pool and labeled).
+    """
     fn = get_strategy(name)
     check_budget(inputs, budget)
+    inputs.validate()
     if generator is None:
         generator = torch.Generator().manual_seed(0 if seed is None else seed)
     pos = fn(inputs, budget, generator=generator, device=torch.device(device))
