@@ -257,7 +257,8 @@ class ActiveSession:
         if len(test):
             y = torch.from_numpy(ds.labels[test])
             to = self._predict(student, torch.from_numpy(test), "test")
-            acc, ce_acc, kd_acc = accuracy(to.probs(alpha, beta), y), accuracy(to.ce, y), accuracy(to.kd, y)
+            acc, ce_acc = accuracy(to.probs(alpha, beta), y), accuracy(to.ce, y)
+            kd_acc = accuracy(to.kd, y) if cfg.train.kd == "dho" else nan  # other modes leave the KD head untrained
             if t_all is not None:
                 t_acc = accuracy(t_all[torch.from_numpy(test)], y)
         return RoundMetrics(r, num_labeled, acc, ce_acc, kd_acc, t_acc, alpha, beta, nan, extra=extra)
