@@ -156,7 +156,7 @@ def test_human_oracle_label_loop(tmp_path, cache_dir, capsys):
     assert len(picks) == 4
     before = db_dump(out)
     bad = {
-        "unknown-id": f"id,label\nnot-an-id,coat\n",
+        "unknown-id": "id,label\nnot-an-id,coat\n",
         "unknown-class": f"id,label\n{picks[0]},jacket\n",
         "duplicate": f"id,label\n{picks[0]},coat\n{picks[0]},coat\n",
         "conflict": f"id,label\n{picks[0]},coat\n{picks[0]},bag\n",

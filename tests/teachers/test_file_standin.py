@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from activekd.data import ArraySource, Dataset
-from activekd.teachers import TeacherConfig, TeacherContext, TeacherFileError, create_teacher, load_teacher_file
+from activekd.teachers import TeacherConfig, TeacherContext, TeacherFileError, create_teacher
 from activekd.registry import UnknownNameError
 
 

@@ -22,7 +22,6 @@ import torch
 
 from activekd.config import RunConfig
 from activekd.data import Dataset, create_dataset, k_shot_ids, limit_split
-from activekd.heads import mix_heads
 from activekd.select import SelectionInputs, get_strategy, select
 from activekd.students import create_student
 from activekd.teachers import Teacher, TeacherContext, create_teacher
@@ -30,7 +29,7 @@ from activekd.train import (ImageBank, Outputs, TrainBatchSource, accuracy, pred
                             train_student)
 
 from ._oracle import SimulatedOracle, write_label_request
-from ._store import SessionStore, StoreError
+from ._store import SessionStore
 
 log = logging.getLogger(__name__)
 
