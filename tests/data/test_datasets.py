@@ -87,6 +87,7 @@ def test_csv_dataset(tmp_path):
     assert ds.class_names == ("ant", "zebra")
     assert ds.labels.tolist() == [1, -1, 0]
     assert list(ds.splits) == ["pool", "pool", "test"]
+    assert ds.labeled_indices("pool").tolist() == [0] and ds.labeled_indices("test").tolist() == [2]
 
 
 @pytest.mark.parametrize("body,msg", [

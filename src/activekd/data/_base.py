@@ -117,6 +117,11 @@ class Dataset:
             raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
         return np.flatnonzero(self.splits == split)
 
+    def labeled_indices(self, split: str) -> np.ndarray:
+        """Positions of the samples in ``split`` whose label is known (ascending)."""
+        idx = self.split_indices(split)
+        return idx[self.labels[idx] != UNLABELED]
+
     def split_ids(self, split: str) -> list[str]:
         return [self.ids[i] for i in self.split_indices(split)]
 

@@ -242,14 +242,12 @@ class ActiveSession:
         cfg, ds = self.config, self.dataset
         alpha, beta = cfg.train.default_alpha(cfg.loop.alpha), cfg.loop.beta
         extra: dict = {}
-        val = ds.split_indices("val")
-        val = val[ds.labels[val] >= 0]
+        val = ds.labeled_indices("val")
         if cfg.loop.search_alpha_beta and cfg.train.kd == "dho" and len(val):
             vo = self._predict(student, torch.from_numpy(val), "validation")
             alpha, beta, vacc = search_alpha_beta(vo.ce, vo.kd, torch.from_numpy(ds.labels[val]))
             extra["val_acc"] = vacc
-        test = ds.split_indices("test")
-        test = test[ds.labels[test] >= 0]
+        test = ds.labeled_indices("test")
         nan = float("nan")
         acc = ce_acc = kd_acc = nan
         t_acc = None

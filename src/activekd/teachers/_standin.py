@@ -56,8 +56,7 @@ def standin_file(ctx: TeacherContext) -> Path:
     path = Path(ctx.cache_dir) / "teachers" / f"standin-{ds.fingerprint()}.npz"
     if path.exists():
         return path
-    hold = ds.split_indices("holdout")
-    hold = hold[ds.labels[hold] >= 0]
+    hold = ds.labeled_indices("holdout")
     if len(hold) == 0:
         raise ValueError(
             f"the stand-in teacher needs a labeled 'holdout' split to fit on; dataset {ds.name!r} has none "
