@@ -157,10 +157,9 @@ def cmd_label(ns: argparse.Namespace) -> int:
     store = _open_store(out)
     try:
         config = RunConfig.from_dict(json.loads(store.get_meta("config")))
-        waiting = [r for r in store.rounds() if r.status == "awaiting-labels"]
-        if not waiting:
+        rec = store.pending_round()
+        if rec is None:
             raise ValueError(f"{out}: no round is waiting for labels")
-        rec = waiting[0]
         ds = load_dataset(config)
         already = {i for i, _ in store.labels()}
         answers = read_label_answers(Path(ns.file), ds, rec.picks, already)
@@ -209,13 +208,11 @@ def cmd_status(ns: argparse.Namespace) -> int:
 
 def cmd_embed(ns: argparse.Namespace) -> int:
     """Fill the embedding cache of a VLM teacher ahead of a run."""
-    import os
-
     from activekd.session import load_dataset, resolve_device
     from activekd.teachers import TeacherContext, embed_dataset
 
     config = build_config(ns)
-    cache = Path(os.path.expanduser(config.cache_dir))
+    cache = config.cache_path
     ds = load_dataset(config, cache)
     path = embed_dataset(config.teacher, TeacherContext(ds, cache, resolve_device(config.device), config.loop.seed))
     print(f"embeddings of {config.data.dataset} by {config.teacher.spec}: {path}")

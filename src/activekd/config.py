@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from activekd.teachers import TeacherConfig
@@ -90,6 +91,11 @@ class RunConfig:
     def __post_init__(self) -> None:
         if not (self.device in DEVICES or self.device.startswith("cuda:")):
             raise ValueError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N")
+
+    @property
+    def cache_path(self) -> Path:
+        """``cache_dir`` with ``~`` expanded."""
+        return Path(self.cache_dir).expanduser()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -47,11 +47,12 @@ def test_initialise_twice_is_refused(tmp_path):
 def test_human_labels_complete_a_round(tmp_path):
     s = make(tmp_path)
     s.finish_round(0, metrics={}, picks=["id2", "id3"], new_labels=[], source="human", status="awaiting-labels")
-    assert s.next_round() == 0
+    assert s.next_round() == 0 and s.pending_round().picks == ["id2", "id3"]
     assert s.add_human_labels(0, [("id2", 1)]) == 1
     assert s.round(0).status == "awaiting-labels"
     assert s.add_human_labels(0, [("id3", 0)]) == 0
     assert s.round(0).status == "done" and s.next_round() == 1
+    assert s.pending_round() is None
     with pytest.raises(StoreError):
         s.add_human_labels(0, [("id4", 0)])
 

@@ -118,7 +118,7 @@ class ActiveSession:
         get_strategy(loop.strategy)  # unknown names fail before anything is loaded
         create_student(cfg.student.name, 2, pretrained=False)
         device = resolve_device(cfg.device)
-        cache = Path(os.path.expanduser(cfg.cache_dir))
+        cache = cfg.cache_path
         ds = load_dataset(cfg, cache)
         pool = ds.split_indices("pool")
         if stored is None:
@@ -170,10 +170,8 @@ class ActiveSession:
     # --- the loop -----------------------------------------------------------------------------
     def pending_round(self) -> int | None:
         """A round whose picks await human labels, if any."""
-        for rec in self.store.rounds():
-            if rec.status == "awaiting-labels":
-                return rec.round
-        return None
+        rec = self.store.pending_round()
+        return None if rec is None else rec.round
 
     def run(self, on_round: Callable[[dict], None] | None = None) -> dict:
         """Run (or resume) every remaining round; returns the results also written to results.json."""

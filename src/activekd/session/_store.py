@@ -139,6 +139,10 @@ class SessionStore:
     def round(self, r: int) -> RoundRecord | None:
         return next((x for x in self.rounds() if x.round == r), None)
 
+    def pending_round(self) -> RoundRecord | None:
+        """The round whose picks await human labels, if any."""
+        return next((x for x in self.rounds() if x.status == "awaiting-labels"), None)
+
     def next_round(self) -> int:
         """The first round that is not done."""
         row = self.conn.execute("SELECT MAX(round) FROM rounds WHERE status = 'done'").fetchone()
