@@ -32,3 +32,26 @@ def load_student(path: str | Path) -> tuple[DualHeadStudent, dict]:
     student.load_state_dict(load_file(str(path)))
     info = {"student": meta["student"], "class_names": names, "alpha": float(meta["alpha"]), "beta": float(meta["beta"])}
     return student.eval(), info
+
+
+def save_student(path: str | Path, student: DualHeadStudent, metadata: dict[str, str]) -> str:
+    """Write a student checkpoint (safetensors + ``student_metadata``) atomically; returns its sha256."""
+    from safetensors.torch import save_file
+
+    from activekd._atomic import atomic_path
+
+    state = {k: v.detach().cpu().contiguous() for k, v in student.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=metadata)
+    return sha256_file(path)
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
