@@ -13,6 +13,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+def _recording() -> bool:
+    """True while ``torch.export`` or ``torch.jit.trace`` records a graph.
+
+    Then ``prepare`` always resizes (the identity at ``S×S``) instead of testing the input's size,
+    so an exported graph takes any ``H, W`` (see ``activekd.export``).
+    """
+    return torch.compiler.is_exporting() or torch.jit.is_tracing()
+
+
 class DualHeadStudent(nn.Module):
     """``forward(images) -> (ce_logits [B, C], kd_logits [B, C], features [B, d])``.
 
@@ -53,7 +62,7 @@ class DualHeadStudent(nn.Module):
                 x = x.mean(dim=1, keepdim=True)
             else:
                 raise ValueError(f"cannot feed {c}-channel images to a {self.in_chans}-channel student")
-        if x.shape[-2:] != (self.input_size, self.input_size):
+        if _recording() or x.shape[-2:] != (self.input_size, self.input_size):
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False, antialias=True)
         return (x - self.mean) / self.std
 
