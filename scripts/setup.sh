@@ -20,3 +20,13 @@ if ! "$PY" -c "import torch, torchvision" >/dev/null 2>&1; then
   "$PY" -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
 fi
 "$PY" -m pip install -q -e ".[test]"
+
+# Label Studio server (for the labelstudio integration tests and for labeling by hand): its many
+# pinned dependencies live in their own virtualenv, never in the project's environment.
+LS_VERSION=1.23.2
+LS_VENV=${ACTIVEKD_LABEL_STUDIO_VENV:-$HOME/.cache/activekd/label-studio-venv}
+if ! "$LS_VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('label-studio') != '$LS_VERSION')" >/dev/null 2>&1; then
+  echo "setup: installing label-studio==$LS_VERSION into $LS_VENV (about 2 minutes)" >&2
+  "$PY" -m venv "$LS_VENV"
+  "$LS_VENV/bin/python" -m pip install -q "label-studio==$LS_VERSION"
+fi
