@@ -1,0 +1,388 @@
+"""Label Studio: tasks to import, exports to read back, and a small live link to a server.
+
+The pure half builds the labeling config (one ``Image`` named ``image`` and one single-choice
+``Choices`` control named ``label``), turns a batch of picked images into Label Studio import
+tasks (the student's and the teacher's guesses as predictions) and reads a Label Studio export
+(JSON, JSON-MIN or CSV) back into ``(activekd id, class name)`` answers. ``LabelStudioLink``
+does the same against a running server through ``label_studio_sdk`` (the ``labelstudio`` extra).
+
+Every task carries the activekd sample id in ``data.activekd_id``; that key is how answers find
+their sample, so an export from a project activekd did not fill is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
+from urllib.parse import quote
+from xml.etree import ElementTree
+from xml.sax.saxutils import quoteattr
+
+IMAGE = "image"
+"""Name of the ``Image`` object tag, and the task data key holding the image URL."""
+CONTROL = "label"
+"""Name of the ``Choices`` control tag whose single choice is the class name."""
+ID_KEY = "activekd_id"
+"""Task data key holding the activekd sample id."""
+
+# Columns of a JSON-MIN / CSV export that are neither task data nor a control's answer.
+_MIN_META = {"id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement", "history"}
+
+
+class LabelFileError(ValueError):
+    """A Label Studio export, project or path that activekd cannot use (one-line reason)."""
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """One picked image: its id, its file path, and the teacher's and student's top guesses.
+
+    ``teacher`` / ``student`` are ``(class name, probability)`` or ``None`` when unknown.
+    """
+
+    id: str
+    path: str | None
+    teacher: tuple[str, float] | None = None
+    student: tuple[str, float] | None = None
+
+
+class _Answer(NamedTuple):
+    """One annotation of one task, whatever the export format it came from."""
+
+    task: str
+    sample: str
+    order: tuple[datetime, int]
+    label: str | None
+
+
+# --------------------------------------------------------------------------- config and tasks
+
+
+def labeling_config(class_names: Sequence[str]) -> str:
+    """The Label Studio labeling config: one image, one single choice among ``class_names``."""
+    if not class_names:
+        raise ValueError("labeling_config needs at least one class name")
+    choices = "".join(f"\n    <Choice value={quoteattr(str(c))}/>" for c in class_names)
+    return (
+        f'<View>\n  <Image name="{IMAGE}" value="${IMAGE}"/>\n'
+        f'  <Choices name="{CONTROL}" toName="{IMAGE}" choice="single" showInline="true">{choices}\n'
+        "  </Choices>\n</View>\n"
+    )
+
+
+def config_class_names(config: str) -> list[str]:
+    """The class names of a labeling config made by :func:`labeling_config`.
+
+    Raises ``LabelFileError`` when the config has no ``Choices`` control named ``label`` on an
+    ``Image`` named ``image`` (a project activekd did not make).
+    """
+    try:
+        root = ElementTree.fromstring(config)
+    except ElementTree.ParseError as e:
+        raise LabelFileError(f"labeling config is not valid XML: {e}") from None
+    images = [el for el in root.iter("Image") if el.get("name") == IMAGE and el.get("value") == f"${IMAGE}"]
+    controls = [el for el in root.iter("Choices") if el.get("name") == CONTROL]
+    if not images or len(controls) != 1 or controls[0].get("toName") != IMAGE:
+        raise LabelFileError(
+            f'labeling config has no <Choices name="{CONTROL}" toName="{IMAGE}"> on <Image name="{IMAGE}" value="${IMAGE}">'
+        )
+    return [el.get("value", "") for el in controls[0].iter("Choice")]
+
+
+def choice_result(class_name: str) -> list[dict[str, Any]]:
+    """The ``result`` of an annotation or prediction that chooses ``class_name``."""
+    return [{"from_name": CONTROL, "to_name": IMAGE, "type": "choices", "value": {"choices": [class_name]}}]
+
+
+def batch_tasks(rows: Iterable[BatchRow], image_url: Callable[[BatchRow], str], model_version: str) -> list[dict]:
+    """Label Studio import tasks for a batch: ``data`` = image URL + activekd id, plus predictions.
+
+    The student's guess is imported as prediction ``f"{model_version}-student"`` and the teacher's as
+    ``f"{model_version}-teacher"``, each with its probability as ``score``; a missing guess is left out.
+    """
+    tasks = []
+    for row in rows:
+        predictions = []
+        for who, guess in (("student", row.student), ("teacher", row.teacher)):
+            if guess is not None:
+                name, prob = guess
+                result = [{**r, "score": float(prob)} for r in choice_result(name)]
+                predictions.append({"model_version": f"{model_version}-{who}", "score": float(prob), "result": result})
+        tasks.append({"data": {IMAGE: image_url(row), ID_KEY: str(row.id)}, "predictions": predictions})
+    return tasks
+
+
+def local_file_url(path: str | os.PathLike, document_root: str | os.PathLike) -> str:
+    """The URL Label Studio serves a local file at: ``/data/local-files/?d=RELPATH``.
+
+    ``RELPATH`` is ``path`` relative to ``document_root`` (the server's
+    ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``); a path outside the root raises ``LabelFileError``.
+    """
+    root = Path(document_root).resolve()
+    full = Path(path).resolve()
+    try:
+        rel = full.relative_to(root)
+    except ValueError:
+        raise LabelFileError(f"{path}: not under the Label Studio document root {root}") from None
+    if not rel.parts:
+        raise LabelFileError(f"{path}: is the document root itself, not a file under it")
+    return "/data/local-files/?d=" + quote(rel.as_posix())
+
+
+# --------------------------------------------------------------------------- reading exports
+
+
+def read_export(path: str | os.PathLike, class_names: Sequence[str]) -> list[tuple[str, str]]:
+    """``(activekd id, class name)`` for every annotated task of a Label Studio export file.
+
+    The format (JSON, JSON-MIN or CSV) is told from the content; a UTF-8 BOM and CRLF line ends
+    are fine. Cancelled (skipped) annotations do not count; of several annotations of one task the
+    latest (``updated_at``, then annotation id) wins. Raises ``LabelFileError`` with a one-line
+    reason for a file that is missing, empty, binary, not a Label Studio export, from another
+    project (no ``activekd_id``) or labeling config (control not named ``label``), with an unknown
+    class, or with two different answers for one id. Ids are not checked against any store.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LabelFileError(f"{path}: no such file")
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise LabelFileError(f"{path}: a binary file, not a Label Studio export")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise LabelFileError(f"{path}: not UTF-8 text, not a Label Studio export") from None
+    return parse_export(text, class_names, source=str(path), allow_no_tasks=False)
+
+
+def parse_export(text: str, class_names: Sequence[str], source: str, allow_no_tasks: bool = True) -> list[tuple[str, str]]:
+    """:func:`read_export` on the text of an export; ``source`` names it in error messages."""
+    text = text.lstrip("\ufeff").strip()
+    if text[:1] in ("[", "{"):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise LabelFileError(f"{source}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        if not isinstance(items, list) or not all(isinstance(t, dict) for t in items):
+            raise LabelFileError(f"{source}: not a Label Studio export (expected a JSON list of tasks)")
+        full = any("data" in t or "annotations" in t for t in items)
+        answers = list(_json_answers(items, source) if full else _min_answers(items, source))
+    elif text:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if not {"id", "annotation_id"} <= set(reader.fieldnames or ()):
+            raise LabelFileError(f"{source}: not a Label Studio export (neither JSON nor CSV with id,annotation_id columns)")
+        items = list(reader)
+        answers = list(_min_answers(items, source))
+    else:
+        raise LabelFileError(f"{source}: the export is empty")
+    if not items and not allow_no_tasks:
+        raise LabelFileError(f"{source}: the export has no tasks")
+    return _latest_answers(answers, class_names, source)
+
+
+def _json_answers(tasks: list[dict], source: str) -> Iterator[_Answer]:
+    """Answers of a full JSON export: tasks with ``data`` and ``annotations`` lists."""
+    for t in tasks:
+        data, anns = t.get("data"), t.get("annotations")
+        if not isinstance(data, dict) or not isinstance(anns, list):
+            raise LabelFileError(f"{source}: not a Label Studio JSON export (a task without data/annotations)")
+        sample = _sample_id(data, t.get("id"), source)
+        for a in anns:
+            if not isinstance(a, dict) or a.get("was_cancelled"):
+                continue
+            chosen: list[str] = []
+            for r in a.get("result") or []:
+                if not isinstance(r, dict):
+                    raise LabelFileError(f"{source}: not a Label Studio JSON export (task {t.get('id')}: a result that is not an object)")
+                if r.get("from_name") != CONTROL:
+                    raise LabelFileError(
+                        f"{source}: task {t.get('id')} is answered with control {r.get('from_name')!r}, not {CONTROL!r}"
+                        " (a different labeling config)"
+                    )
+                chosen += (r.get("value") or {}).get("choices") or []
+            label = _one_choice(chosen, t.get("id"), source)
+            yield _Answer(str(t.get("id")), sample, _order(a.get("updated_at"), a.get("id")), label)
+
+
+def _min_answers(rows: list[dict], source: str) -> Iterator[_Answer]:
+    """Answers of a JSON-MIN or CSV export: one flat row per annotation, the control as a column."""
+    for r in rows:
+        if "id" not in r or "annotation_id" not in r:
+            raise LabelFileError(f"{source}: not a Label Studio export (a row without id/annotation_id)")
+        sample = _sample_id(r, r.get("id"), source)
+        if CONTROL not in r:
+            other = sorted(set(r) - _MIN_META - {IMAGE, ID_KEY})
+            if other:
+                raise LabelFileError(
+                    f"{source}: task {r['id']} has column {other[0]!r} but no {CONTROL!r} (a different labeling config)"
+                )
+        label = _one_choice(_min_choices(r.get(CONTROL)), r["id"], source)
+        yield _Answer(str(r["id"]), sample, _order(r.get("updated_at"), r.get("annotation_id")), label)
+
+
+def _min_choices(value: Any) -> list[str]:
+    """The chosen classes in a JSON-MIN / CSV cell: ``"cat"``, or ``{"choices": [...]}`` (maybe as JSON text)."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return [value]
+    if isinstance(value, dict):
+        return list(value.get("choices") or [])
+    return list(value) if isinstance(value, list) else [str(value)]
+
+
+def _sample_id(data: dict, task_id: Any, source: str) -> str:
+    """The activekd id a task's data carries; a task without one comes from another project."""
+    sid = data.get(ID_KEY)
+    if sid is None or str(sid).strip() == "":
+        raise LabelFileError(f"{source}: task {task_id} has no {ID_KEY!r} in its data (an export of a different project?)")
+    return str(sid).strip()
+
+
+def _one_choice(chosen: list[str], task_id: Any, source: str) -> str | None:
+    """The single chosen class, ``None`` when nothing was chosen; several is an error."""
+    if len(set(chosen)) > 1:
+        raise LabelFileError(f"{source}: task {task_id} has several classes chosen: {', '.join(map(str, chosen))}")
+    return str(chosen[0]) if chosen else None
+
+
+def _order(updated_at: Any, annotation_id: Any) -> tuple[datetime, int]:
+    """Sort key of an annotation: last update time, then annotation id (missing values sort first)."""
+    when = datetime.min.replace(tzinfo=timezone.utc)
+    if isinstance(updated_at, str) and updated_at:
+        try:
+            when = datetime.fromisoformat(updated_at.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+    try:
+        num = int(float(annotation_id))
+    except (TypeError, ValueError):
+        num = -1
+    return when, num
+
+
+def _latest_answers(answers: list[_Answer], class_names: Sequence[str], source: str) -> list[tuple[str, str]]:
+    """The latest annotation of each task (a blank one means no answer), checked against ``class_names``, merged by id."""
+    latest: dict[str, _Answer] = {}
+    for a in answers:
+        if a.task not in latest or a.order > latest[a.task].order:
+            latest[a.task] = a
+    valid = set(class_names)
+    out: dict[str, str] = {}
+    for a in latest.values():
+        if a.label is None:
+            continue
+        if a.label not in valid:
+            raise LabelFileError(f"{source}: task {a.task} chose unknown class {a.label!r}; valid: {', '.join(class_names)}")
+        if out.setdefault(a.sample, a.label) != a.label:
+            raise LabelFileError(f"{source}: two different answers for {a.sample!r}: {out[a.sample]!r} and {a.label!r}")
+    return list(out.items())
+
+
+# --------------------------------------------------------------------------- live link
+
+
+def _api_reason(error: Exception) -> str:
+    """One line from a Label Studio API error: its validation messages, else its detail."""
+    body = getattr(error, "body", None)
+    if isinstance(body, dict):
+        errors = body.get("validation_errors")
+        if isinstance(errors, dict) and errors:
+            return "; ".join(" ".join(map(str, v)) if isinstance(v, list) else str(v) for v in errors.values())
+        if body.get("detail"):
+            return str(body["detail"])
+    return f"HTTP {getattr(error, 'status_code', '?')}"
+
+
+class LabelStudioLink:
+    """A running Label Studio server, reached with ``label_studio_sdk`` (SDK 2.x) at ``url`` only.
+
+    ``token`` is a legacy API token or a personal access token of a user of that server.
+    """
+
+    def __init__(self, url: str, token: str, timeout: float = 60.0) -> None:
+        try:
+            from label_studio_sdk import LabelStudio
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("Label Studio support needs label-studio-sdk: pip install 'activekd[labelstudio]'") from e
+        self.url = url.rstrip("/")
+        self._ls = LabelStudio(base_url=self.url, api_key=token, timeout=timeout)
+
+    def ensure_project(self, title: str, class_names: Sequence[str]) -> int:
+        """Id of the project called ``title`` (created with :func:`labeling_config` if there is none).
+
+        An existing project of that title must have the same classes; otherwise ``LabelFileError``.
+        """
+        for p in self._ls.projects.list():
+            if p.title == title:
+                found = config_class_names(self._ls.projects.get(id=p.id).label_config or "<View/>")
+                if sorted(found) != sorted(map(str, class_names)):
+                    raise LabelFileError(
+                        f"Label Studio project {title!r} (id {p.id}) has classes {', '.join(found)}; "
+                        f"this session needs {', '.join(map(str, class_names))}: use another title"
+                    )
+                return int(p.id)
+        return int(self._ls.projects.create(title=title, label_config=labeling_config(class_names)).id)
+
+    def ensure_local_storage(self, project_id: int, folder: str | os.PathLike) -> int:
+        """Id of a local-files storage of ``folder`` in the project (created if missing, never synced).
+
+        Label Studio serves ``/data/local-files/?d=...`` only for files under such a storage; the
+        folder must lie under the server's ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``.
+        """
+        from label_studio_sdk.core.api_error import ApiError
+
+        folder = os.path.abspath(folder)
+        for s in self._ls.import_storage.local.list(project=project_id):
+            if s.path and os.path.normpath(s.path) == folder:
+                return int(s.id)
+        try:
+            storage = self._ls.import_storage.local.create(
+                project=project_id, path=folder, title="activekd images", use_blob_urls=False
+            )
+        except ApiError as e:
+            raise LabelFileError(f"Label Studio refused local storage {folder}: {_api_reason(e)}") from None
+        return int(storage.id)
+
+    def task_ids(self, project_id: int) -> dict[str, int]:
+        """``{activekd id: Label Studio task id}`` of the tasks already in the project."""
+        return {
+            str(t.data[ID_KEY]): int(t.id)
+            for t in self._ls.tasks.list(project=project_id, page_size=500)
+            if isinstance(t.data, dict) and t.data.get(ID_KEY) is not None
+        }
+
+    def push(self, project_id: int, tasks: Sequence[dict]) -> int:
+        """Import the tasks whose ``activekd_id`` is not in the project yet; returns how many were created."""
+        known = set(self.task_ids(project_id))
+        new: list[dict] = []
+        for t in tasks:
+            sid = str(t["data"][ID_KEY])
+            if sid not in known:
+                known.add(sid)
+                new.append(t)
+        if new:
+            self._ls.projects.import_tasks(id=project_id, request=new)
+        return len(new)
+
+    def annotations(self, project_id: int) -> list[tuple[str, str]]:
+        """``(activekd id, class name)`` per annotated task, latest annotation of each task.
+
+        Exports the project as JSON through the API and reads it with :func:`parse_export`; the
+        classes are those of the project's labeling config.
+        """
+        project = self._ls.projects.get(id=project_id)
+        class_names = config_class_names(project.label_config or "<View/>")
+        data = b"".join(self._ls.projects.exports.download_sync(id=project_id, export_type="JSON"))
+        return parse_export(data.decode("utf-8-sig"), class_names, source=f"Label Studio project {project_id} export")
