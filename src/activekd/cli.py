@@ -1,14 +1,14 @@
 """The command line: the only place that parses arguments.
 
 ``activekd`` with no arguments runs the offline demo. Subcommands: ``run``, ``demo``, ``label``,
-``status``, ``list``. Options are generated from the config dataclasses' field help.
+``resume``, ``sync``, ``status``, ``embed``, ``list``. Options are generated from the config dataclasses'
+field help. It imports only the configuration and the session: the session does the work.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import math
 import sys
@@ -16,9 +16,7 @@ import typing
 from pathlib import Path
 from typing import Any, Sequence
 
-from activekd.config import DataConfig, LoopConfig, RunConfig, StudentConfig
-from activekd.teachers import TeacherConfig
-from activekd.train import TrainConfig
+from activekd.config import DataConfig, LabelStudioConfig, LoopConfig, RunConfig, StudentConfig, TeacherConfig, TrainConfig
 
 log = logging.getLogger("activekd")
 
@@ -29,6 +27,7 @@ SECTIONS: list[tuple[str, type, dict[str, str]]] = [
     ("student", StudentConfig, {"name": "student", "pretrained": "student-pretrained", "input_size": "student-input-size"}),
     ("train", TrainConfig, {}),
     ("loop", LoopConfig, {}),
+    ("labelstudio", LabelStudioConfig, {"url": "ls-url", "project": "ls-project", "document_root": "ls-document-root"}),
 ]
 TOP_FIELDS = ("device", "cache_dir", "progress")
 DEMO = dict(dataset="fashion-mnist", teacher="standin", student="small-cnn", strategy="random", shots=1, rounds=10, budget=10, seed=1)
@@ -110,31 +109,40 @@ def print_round(m: dict) -> None:
           f"{_fmt(m.get('teacher_acc')):>9}  {m['alpha']:>4.2f}  {m['beta']:>4.2f}{tag}", flush=True)
 
 
-def cmd_run(ns: argparse.Namespace, defaults: dict[str, Any] | None = None) -> int:
-    from activekd.session import ActiveSession
+def _print_report(report) -> None:
+    print(report.describe(), flush=True)
 
-    config = build_config(ns, defaults)
-    out = Path(ns.out)
-    session = ActiveSession.open(config, out)
-    try:
-        log.info("run folder %s; teacher: %s; device: %s", out, session.teacher.name if session.teacher else "none (CE only)", session.device)
-        res = session.run(on_round=print_round)
-        waiting = session.pending_round()
-        if waiting is not None:
-            print(f"round {waiting}: label the images listed in {session.request_path(waiting)} (column 'label': class name), "
-                  f"then run `activekd label {out} FILE` and `activekd resume {out}`")
-    finally:
-        session.close()
-    if res["complete"]:
+
+def _finish(session, res: dict, out: Path) -> None:
+    pending = session.store.pending_round()
+    if pending is not None:
+        print(f"round {pending.round}: {len(pending.picks)} image(s) to label: {session.oracle.describe(session.batch(pending.round))}")
+    elif res["complete"]:
         f = res["final"]
         print(f"done: {res['num_labels']} labels; final student accuracy {_fmt(f['student_acc']).strip()}%"
               + (f", teacher {_fmt(f['teacher_acc']).strip()}%" if f.get("teacher_acc") is not None else ""))
         print(f"results: {out / 'results.json'}  student: {out / 'student.safetensors'}  session: {out / 'session.sqlite'}")
+
+
+def _run(session, out: Path) -> int:
+    with session:
+        log.info("run folder %s; teacher: %s; device: %s", out, session.teacher.name if session.teacher else "none (CE only)", session.device)
+        res = session.run(on_round=print_round)
+        _finish(session, res, out)
     return 0
 
 
+def cmd_run(ns: argparse.Namespace, defaults: dict[str, Any] | None = None) -> int:
+    from activekd.session import ActiveSession
+
+    config = build_config(ns, defaults)
+    return _run(ActiveSession.open(config, Path(ns.out)), Path(ns.out))
+
+
 def cmd_demo(ns: argparse.Namespace) -> int:
-    print("activekd demo: Fashion-MNIST, 1 label per class + 10 rounds × 10 labels, small-cnn student.\n"
+    config = build_config(ns, DEMO)
+    print(f"activekd demo: Fashion-MNIST, {config.loop.shots} label(s) per class + {config.loop.rounds} rounds × {config.loop.budget} labels, "
+          f"{config.student.name} student.\n"
           "Offline the teacher is the STAND-IN (a softmax regression fitted on 10,000 held-out Fashion-MNIST\n"
           "training images, ~83% test accuracy), not a vision-language model. See README.", flush=True)
     if ns.out is None:
@@ -142,94 +150,91 @@ def cmd_demo(ns: argparse.Namespace) -> int:
     return cmd_run(ns, DEMO)
 
 
-def _open_store(out: Path):
-    from activekd.session import SessionStore
-
-    if not SessionStore.exists_in(out):
-        raise ValueError(f"{out} holds no session")
-    return SessionStore.open(out)
-
-
-def cmd_label(ns: argparse.Namespace) -> int:
-    from activekd.session import load_dataset, read_label_answers
-
-    out = Path(ns.out)
-    store = _open_store(out)
-    try:
-        config = RunConfig.from_dict(json.loads(store.get_meta("config")))
-        rec = store.pending_round()
-        if rec is None:
-            raise ValueError(f"{out}: no round is waiting for labels")
-        ds = load_dataset(config)
-        already = {i for i, _ in store.labels()}
-        answers = read_label_answers(Path(ns.file), ds, rec.picks, already)
-        missing = store.add_human_labels(rec.round, answers)
-    finally:
-        store.close()
-    print(f"round {rec.round}: recorded {len(answers)} label(s); {missing} still missing"
-          + ("" if missing else f"; continue with `activekd resume {out}`"))
-    return 0
+def _resume_changes(ns: argparse.Namespace) -> dict[str, Any]:
+    changes = {k: getattr(ns, _dest("run", k), None) for k in TOP_FIELDS}
+    changes.update(rounds=getattr(ns, "rounds", None), budget=getattr(ns, "budget", None))
+    ls = {f.name: getattr(ns, _dest("labelstudio", f.name), None) for f in dataclasses.fields(LabelStudioConfig)}
+    if any(v is not None for v in ls.values()):
+        changes["labelstudio"] = {k: v for k, v in ls.items() if v is not None}
+    return {k: v for k, v in changes.items() if v is not None}
 
 
 def cmd_resume(ns: argparse.Namespace) -> int:
-    out = Path(ns.out)
-    store = _open_store(out)
-    try:
-        raw = json.loads(store.get_meta("config"))
-    finally:
-        store.close()
-    config = RunConfig.from_dict(raw)
-    overrides = {k: getattr(ns, _dest("run", k)) for k in TOP_FIELDS if getattr(ns, _dest("run", k), None) is not None}
-    config = dataclasses.replace(config, **overrides)
     from activekd.session import ActiveSession
 
-    session = ActiveSession.open(config, out)
-    try:
-        session.run(on_round=print_round)
-    finally:
-        session.close()
+    return _run(ActiveSession.resume(Path(ns.out), **_resume_changes(ns)), Path(ns.out))
+
+
+def cmd_label(ns: argparse.Namespace) -> int:
+    from activekd.session import ActiveSession, undo_last_import
+
+    if (ns.file is None) == (not ns.undo):
+        raise ValueError("give a label FILE, or --undo to take back the last import")
+    with ActiveSession.resume(Path(ns.out), progress=False) as session:
+        if ns.undo:
+            last, restored = undo_last_import(session)
+            print(f"undid import {last['import_id']} ({last['kind']} from {last['origin']}): {restored} label(s) restored")
+            return 0
+        report = session.add_labels(ns.file, relabel=ns.relabel)
+    _print_report(report)
+    if report.round is not None and not report.missing and report.added:
+        print(f"continue with `activekd resume {ns.out}`")
+    return 0
+
+
+def cmd_sync(ns: argparse.Namespace) -> int:
+    from activekd.session import ActiveSession, sync
+
+    with ActiveSession.resume(Path(ns.out), **_resume_changes(ns)) as session:
+        report = sync(session, relabel=ns.relabel)
+        _print_report(report)
+        if ns.continue_ and report.round is not None and not report.missing:
+            res = session.run(on_round=print_round)
+            _finish(session, res, Path(ns.out))
     return 0
 
 
 def cmd_status(ns: argparse.Namespace) -> int:
+    from activekd.session import SessionStore
+
     out = Path(ns.out)
-    store = _open_store(out)
-    try:
+    with SessionStore.open(out, readonly=True) as store:
         rounds = store.rounds()
         print(f"{out}: {len(store.labels())} labels, {sum(r.status == 'done' for r in rounds)} round(s) done")
         for i, r in enumerate(rounds):
             print_round(dict(r.metrics, _header=i == 0))
             if r.status != "done":
-                print(f"       round {r.round} awaits labels for {len(r.picks)} image(s)")
-    finally:
-        store.close()
+                have = {i for i, _ in store.labels()}
+                print(f"       round {r.round} awaits labels for {sum(p not in have for p in r.picks)} of {len(r.picks)} image(s)")
     return 0
 
 
 def cmd_embed(ns: argparse.Namespace) -> int:
     """Fill the embedding cache of a VLM teacher ahead of a run."""
-    from activekd.session import load_dataset, resolve_device
-    from activekd.teachers import TeacherContext, embed_dataset
+    from activekd.session import embed_teacher
 
     config = build_config(ns)
-    cache = config.cache_path
-    ds = load_dataset(config, cache)
-    path = embed_dataset(config.teacher, TeacherContext(ds, cache, resolve_device(config.device), config.loop.seed))
-    print(f"embeddings of {config.data.dataset} by {config.teacher.spec}: {path}")
+    print(f"embeddings of {config.data.dataset} by {config.teacher.spec}: {embed_teacher(config)}")
     return 0
 
 
 def cmd_list(ns: argparse.Namespace) -> int:
-    from activekd.data import list_datasets
-    from activekd.select import list_strategies
-    from activekd.students import list_students
-    from activekd.teachers import list_teachers
+    from activekd.session import registered_names
 
-    print("datasets:  ", ", ".join(list_datasets()))
-    print("teachers:  ", ", ".join(list_teachers()))
-    print("students:  ", ", ".join(list_students()))
-    print("strategies:", ", ".join(list_strategies()))
+    for family, names in registered_names().items():
+        print(f"{family + ':':<12}", ", ".join(names))
     return 0
+
+
+def _add_resume_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("out", help="run folder")
+    p.add_argument("--rounds", type=int, default=None, help="raise the number of rounds (extends a finished run)")
+    p.add_argument("--budget", type=int, default=None, help="images per round from now on")
+    p.add_argument("--device", dest=_dest("run", "device"), default=None, help="override the stored device")
+    p.add_argument("--cache-dir", dest=_dest("run", "cache_dir"), default=None, help="override the stored cache folder")
+    p.add_argument("--progress", dest=_dest("run", "progress"), action=argparse.BooleanOptionalAction, default=None)
+    for f in dataclasses.fields(LabelStudioConfig):
+        p.add_argument(_flag(SECTIONS[-1][2][f.name]), dest=_dest("labelstudio", f.name), default=None, help=f.metadata["help"])
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -245,16 +250,20 @@ def make_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default=None, help=f"run folder (default {DEMO_OUT})")
     add_config_args(d)
     d.set_defaults(func=cmd_demo)
-    lb = sub.add_parser("label", help="add a person's labels for the images a round picked")
+    lb = sub.add_parser("label", help="add (or correct) a person's labels: a filled-in batch CSV or a Label Studio export")
     lb.add_argument("out", help="run folder")
-    lb.add_argument("file", help="CSV with columns id,label (class name or index)")
+    lb.add_argument("file", nargs="?", help="CSV with columns id,label (class name or index), or a Label Studio JSON / JSON-MIN / CSV export")
+    lb.add_argument("--relabel", action="store_true", help="allow answers that change an existing label (the old one is kept in the history)")
+    lb.add_argument("--undo", action="store_true", help="take back the last import")
     lb.set_defaults(func=cmd_label)
-    rs = sub.add_parser("resume", help="continue a run from its folder with its stored configuration")
-    rs.add_argument("out", help="run folder")
-    rs.add_argument("--device", dest=_dest("run", "device"), default=None, help="override the stored device")
-    rs.add_argument("--cache-dir", dest=_dest("run", "cache_dir"), default=None, help="override the stored cache folder")
-    rs.add_argument("--progress", dest=_dest("run", "progress"), action=argparse.BooleanOptionalAction, default=None)
+    rs = sub.add_parser("resume", help="continue a run from its folder with its stored configuration (--rounds/--budget extend it)")
+    _add_resume_args(rs)
     rs.set_defaults(func=cmd_resume)
+    sy = sub.add_parser("sync", help="pull finished annotations from the run's Label Studio project")
+    _add_resume_args(sy)
+    sy.add_argument("--relabel", action="store_true", help="take Label Studio's answer where it differs from the stored label")
+    sy.add_argument("--continue", dest="continue_", action="store_true", help="when the batch is complete, go on with the next round")
+    sy.set_defaults(func=cmd_sync)
     st = sub.add_parser("status", help="show a run's rounds")
     st.add_argument("out", help="run folder")
     st.set_defaults(func=cmd_status)
@@ -277,12 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.command is None:
         parser.print_help()
         return 2
-    from activekd.registry import UnknownNameError
-    from activekd.session import SessionError, StoreError
-
     try:
         return ns.func(ns)
-    except (UnknownNameError, SessionError, StoreError, ValueError, KeyError, FileNotFoundError, ImportError) as e:
+    except (ValueError, KeyError, FileNotFoundError, ImportError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"activekd: error: {msg}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 from activekd.teachers import TeacherConfig
 from activekd.train import TrainConfig
 
-ORACLES = ("simulated", "human")
+ORACLES = ("simulated", "human", "labelstudio")
+INITIAL = ("shots", "all")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -58,7 +60,9 @@ class LoopConfig:
     alpha: float = field(default=0.5, metadata={"help": "KD-head weight α of the prediction p = (1-α)·softmax(ce) + α·softmax(kd/β)"})
     beta: float = field(default=1.0, metadata={"help": "KD-head temperature β of the prediction"})
     search_alpha_beta: bool = field(default=True, metadata={"help": "pick α, β on the labeled validation split when there is one"})
-    oracle: str = field(default="simulated", metadata={"help": "simulated (ground-truth labels) | human (export picks, wait for `activekd label`)"})
+    initial: str = field(default="shots", metadata={"help": "initial labeled set: shots (--shots per class) | all (every label the dataset carries)"})
+    oracle: str = field(default="simulated", metadata={"help": "simulated (ground-truth labels) | human (CSV + Label Studio files, then `activekd label`) "
+                                                                 "| labelstudio (pushed to a Label Studio server, then `activekd sync`)"})
     checkpoints: bool = field(default=True, metadata={"help": "keep every round's student weights"})
 
     def __post_init__(self) -> None:
@@ -67,26 +71,41 @@ class LoopConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.budget < 1:
             raise ValueError(f"budget must be >= 1, got {self.budget}")
-        if not 0 <= self.alpha <= 1 or self.beta <= 0:
-            raise ValueError("alpha must be in [0, 1] and beta > 0")
+        if not 0 <= self.alpha <= 1 or not (math.isfinite(self.beta) and self.beta > 0):
+            raise ValueError(f"alpha must be in [0, 1] and beta a finite number > 0, got alpha={self.alpha}, beta={self.beta}")
+        if self.initial not in INITIAL:
+            raise ValueError(f"unknown initial set {self.initial!r}; valid: {', '.join(INITIAL)}")
         if self.oracle not in ORACLES:
             raise ValueError(f"unknown oracle {self.oracle!r}; valid: {', '.join(ORACLES)}")
 
 
 @dataclass(frozen=True)
+class LabelStudioConfig:
+    """Where the ``labelstudio`` oracle sends batches (may change on resume; the token comes from the environment)."""
+
+    url: str = field(default="http://127.0.0.1:8080", metadata={"help": "Label Studio server URL"})
+    project: str | None = field(default=None, metadata={"help": "project title (default: activekd <run folder name>)"})
+    document_root: str | None = field(default=None, metadata={
+        "help": "the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; images and the run folder must lie under it"})
+
+
+@dataclass(frozen=True)
 class RunConfig:
-    """Everything that defines a run. ``device``, ``cache_dir`` and ``progress`` may change on resume."""
+    """Everything that defines a run. ``device``, ``cache_dir``, ``progress`` and ``labelstudio`` may change on
+    resume; ``loop.rounds`` may grow and ``loop.budget`` change for later rounds (:meth:`extension_of`)."""
 
     data: DataConfig = DataConfig()
     teacher: TeacherConfig = TeacherConfig()
     student: StudentConfig = StudentConfig()
     train: TrainConfig = TrainConfig()
     loop: LoopConfig = LoopConfig()
+    labelstudio: LabelStudioConfig = LabelStudioConfig()
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
     cache_dir: str = field(default="~/.cache/activekd", metadata={"help": "teacher logits, embeddings and decoded images"})
     progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
-    RESUMABLE = ("device", "cache_dir", "progress")
+    RESUMABLE = ("device", "cache_dir", "progress", "labelstudio")
+    EXTENDABLE = ("rounds", "budget")
 
     def __post_init__(self) -> None:
         if not (self.device in DEVICES or self.device.startswith("cuda:")):
@@ -100,16 +119,20 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def identity(self) -> dict[str, Any]:
-        """The fields that must match for a resume."""
+    def identity(self, *, extendable: bool = False) -> dict[str, Any]:
+        """The fields that must match for a resume (without ``EXTENDABLE`` loop fields when ``extendable``)."""
         d = self.to_dict()
         for k in self.RESUMABLE:
             d.pop(k)
+        if extendable:
+            for k in self.EXTENDABLE:
+                d["loop"].pop(k)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
-        parts = {"data": DataConfig, "teacher": TeacherConfig, "student": StudentConfig, "train": TrainConfig, "loop": LoopConfig}
+        parts = {"data": DataConfig, "teacher": TeacherConfig, "student": StudentConfig, "train": TrainConfig, "loop": LoopConfig,
+                 "labelstudio": LabelStudioConfig}
         kw = {k: (parts[k](**v) if k in parts else v) for k, v in d.items()}
         return cls(**kw)
 

@@ -11,6 +11,12 @@ class UnknownNameError(ValueError):
     """Raised for a name no registry entry has; the message lists the valid names."""
 
 
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """Split a ``KIND:ARG`` spec at its first colon: ``"file:a.npz"`` → ``("file", "a.npz")``, ``"standin"`` → ``("standin", None)``."""
+    kind, sep, arg = spec.partition(":")
+    return kind, (arg if sep else None)
+
+
 class Registry(Generic[T]):
     """Maps names to objects. ``get`` on an unknown name raises, listing the known ones."""
 

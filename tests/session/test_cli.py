@@ -168,11 +168,14 @@ def test_human_oracle_label_loop(tmp_path, cache_dir, capsys):
         assert main(["label", str(out), str(f)]) == 2, name
         assert db_dump(out) == before, name
     err = capsys.readouterr().err
-    for word in ("unknown sample id", "unknown class 'jacket'", "duplicate label", "conflicting label", "was not picked"):
+    for word in ("unknown sample id", "unknown class 'jacket'", "duplicate answer", "conflicting answer", "not in the batch awaiting labels"):
         assert word in err
     (tmp_path / "part.csv").write_text("id,label\n" + "".join(f"{p},bag\n" for p in picks[:2]))
     assert main(["label", str(out), str(tmp_path / "part.csv")]) == 0
-    assert main(["resume", str(out)]) == 2  # still waiting for two labels
+    capsys.readouterr()
+    waiting = db_dump(out)
+    assert main(["resume", str(out)]) == 0  # still waiting for two labels: says so, trains nothing
+    assert "round 0: 4 image(s) to label" in capsys.readouterr().out and db_dump(out) == waiting
     (tmp_path / "rest.csv").write_text("id,label\n" + "".join(f"{p},8\n" for p in picks[2:]))
     assert main(["label", str(out), str(tmp_path / "rest.csv")]) == 0
     assert main(["resume", str(out), "--no-progress"]) == 0

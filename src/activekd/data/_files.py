@@ -19,6 +19,8 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from activekd._atomic import atomic_path
+
 from ._base import SPLITS, UNLABELED, Dataset
 
 log = logging.getLogger(__name__)
@@ -27,9 +29,11 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".
 
 
 def _readable(path: str) -> bool:
+    """Decode the whole file (``verify()`` misses truncated JPEGs); JPEGs decode at reduced scale, which still reads every byte."""
     try:
         with Image.open(path) as im:
-            im.verify()
+            im.draft(im.mode, (64, 64))
+            im.load()
         return True
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
         return False
@@ -83,20 +87,19 @@ class FileSource:
         if path is not None and path.exists() and path.stat().st_size == int(np.prod(shape)):
             self._array = np.memmap(path, dtype=np.uint8, mode="r", shape=shape)
             return self._array
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".partial")
-            arr = np.memmap(tmp, dtype=np.uint8, mode="w+", shape=shape)
-        else:
-            arr = np.empty(shape, dtype=np.uint8)
-        for i in tqdm(range(len(self.paths)), desc="decoding images", unit="img", leave=False):
-            arr[i] = _square(self.pil(i), self._side)
-        if path is not None:
+        if path is None:
+            self._array = self._decode_into(np.empty(shape, dtype=np.uint8))
+            return self._array
+        with atomic_path(path) as tmp:
+            arr = self._decode_into(np.memmap(tmp, dtype=np.uint8, mode="w+", shape=shape))
             arr.flush()
             del arr
-            os.replace(tmp, path)
-            arr = np.memmap(path, dtype=np.uint8, mode="r", shape=shape)
-        self._array = arr
+        self._array = np.memmap(path, dtype=np.uint8, mode="r", shape=shape)
+        return self._array
+
+    def _decode_into(self, arr: np.ndarray) -> np.ndarray:
+        for i in tqdm(range(len(self.paths)), desc="decoding images", unit="img", leave=False):
+            arr[i] = _square(self.pil(i), self._side)
         return arr
 
     def batch(self, indices: np.ndarray) -> Tensor:

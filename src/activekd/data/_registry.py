@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from activekd.registry import Registry
+from activekd.registry import Registry, parse_spec
 
 from ._base import Dataset
 from ._coop import load_coop_spec
@@ -43,15 +43,9 @@ def _coop(arg: str | None, *, data_root: str | None, image_size: int, cache_dir:
     return load_coop_spec(arg, data_root=data_root, image_size=image_size, cache_dir=cache_dir)
 
 
-def split_spec(spec: str) -> tuple[str, str | None]:
-    """``"kind:arg"`` -> ``("kind", "arg")``; ``"name"`` -> ``("name", None)``."""
-    kind, sep, arg = spec.partition(":")
-    return kind, (arg if sep else None)
-
-
 def create_dataset(spec: str, *, data_root: str | None = None, image_size: int = 224, cache_dir: str | None = None) -> Dataset:
     """Build the dataset named by ``spec``; an unknown kind raises listing the valid ones."""
-    kind, arg = split_spec(spec)
+    kind, arg = parse_spec(spec)
     return DATASETS.get(kind)(arg, data_root=data_root, image_size=image_size, cache_dir=cache_dir)
 
 

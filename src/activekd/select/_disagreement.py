@@ -50,3 +50,6 @@ def disagreement(inputs: SelectionInputs, budget: int, *, generator: torch.Gener
     for start, stop, p in inputs.iter_pool_probs(device):
         scores[start:stop] = teacher_student_kl(inputs.pool_teacher[start:stop].to(device), p)
     return top_scores(scores, budget)
+
+
+disagreement.needs_teacher = True  # a run without a teacher (--kd none) cannot use it: refused before anything is trained

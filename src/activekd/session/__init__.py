@@ -1,10 +1,15 @@
-"""The active-learning session: a SQLite store, oracles, rounds and resume."""
+"""The active-learning session: a SQLite store, oracles, rounds, labels and resume."""
 
-from ._oracle import SimulatedOracle, read_label_answers, write_label_request
-from ._runner import ActiveSession, SessionError, load_dataset, resolve_device, round_seed
-from ._store import LABEL_SOURCES, RoundRecord, SessionStore, StoreError
+from ._answers import Answer, read_answer_file
+from ._errors import AnswerError, SessionError, StoreError
+from ._labeling import LabelReport, sync, undo_last_import
+from ._oracle import ORACLES, Oracle, create_oracle
+from ._open import embed_teacher, load_dataset, read_stored_config, registered_names
+from ._runner import ActiveSession, round_seed
+from ._store import LABEL_SOURCES, RoundRecord, SessionStore
 
 __all__ = [
-    "SimulatedOracle", "read_label_answers", "write_label_request", "ActiveSession", "SessionError", "load_dataset", "resolve_device",
-    "round_seed", "LABEL_SOURCES", "RoundRecord", "SessionStore", "StoreError",
+    "Answer", "read_answer_file", "AnswerError", "SessionError", "StoreError", "LabelReport", "sync", "undo_last_import",
+    "ORACLES", "Oracle", "create_oracle", "embed_teacher", "load_dataset", "read_stored_config", "registered_names", "ActiveSession", "round_seed",
+    "LABEL_SOURCES", "RoundRecord", "SessionStore",
 ]

@@ -1,77 +1,120 @@
-"""Oracles: who labels the picked images."""
+"""Oracles: who labels the picked images. One class per kind, one registry, one protocol.
+
+``answers_now(batch)`` returns the labels at once (a simulated oracle) or ``None`` when a person will
+answer later (``activekd label`` for files, ``activekd sync`` for Label Studio). ``request(batch)``,
+called once the round is committed, gives a person what they need (files, pushed tasks); it is
+idempotent and keeps a filled-in file, so ``resume`` calls it again to rebuild whatever is missing.
+"""
 
 from __future__ import annotations
 
-import csv
+import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Protocol
 
+from activekd.config import LabelStudioConfig
 from activekd.data import UNLABELED, Dataset
+from activekd.registry import Registry
+
+from ._answers import Answer
+from ._batch import Batch, request_path, write_batch_files
+from ._errors import SessionError
+from ._faults import kill_point
 
 
+class Oracle(Protocol):
+    kind: str
+    source: str  # the label source the store records
+
+    def answers_now(self, batch: Batch) -> list[tuple[str, int]] | None: ...
+
+    def request(self, batch: Batch) -> None: ...
+
+    def describe(self, batch: Batch) -> str: ...
+
+
+OracleFactory = Callable[[Path, Dataset, LabelStudioConfig], Oracle]
+ORACLES: Registry[OracleFactory] = Registry("oracle")
+
+
+def create_oracle(kind: str, out: Path, dataset: Dataset, ls: LabelStudioConfig) -> Oracle:
+    return ORACLES.get(kind)(out, dataset, ls)
+
+
+@ORACLES.register("simulated")
 class SimulatedOracle:
     """Answers with the dataset's ground-truth labels (benchmarks, demos)."""
 
-    source = "oracle"
+    kind, source = "simulated", "oracle"
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, out: Path | None, dataset: Dataset, ls: LabelStudioConfig | None = None) -> None:
         self.dataset = dataset
 
-    def label(self, ids: Sequence[str]) -> list[tuple[str, int]]:
-        y = self.dataset.labels[self.dataset.index_of(ids)]
+    def answers_now(self, batch: Batch) -> list[tuple[str, int]]:
+        y = self.dataset.labels[self.dataset.index_of(batch.ids)]
         if (y == UNLABELED).any():
-            raise ValueError("the simulated oracle needs ground-truth labels; this dataset has unlabeled pool images: use --oracle human")
-        return [(i, int(v)) for i, v in zip(ids, y)]
+            raise SessionError("the simulated oracle needs ground-truth labels; this dataset has unlabeled pool images: use --oracle human")
+        return [(i, int(v)) for i, v in zip(batch.ids, y)]
+
+    def request(self, batch: Batch) -> None:
+        pass
+
+    def describe(self, batch: Batch) -> str:
+        return "answered from the ground truth"
 
 
-def write_label_request(path: Path, ids: Sequence[str], dataset: Dataset) -> Path:
-    """A CSV for a person to fill in: ``id,path,label`` with the label column empty."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pos = dataset.index_of(ids)
-    tmp = path.with_suffix(".partial")
-    with open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["id", "path", "label"])
-        for i, p in zip(ids, pos):
-            w.writerow([i, dataset.paths[p] if dataset.paths else "", ""])
-    tmp.replace(path)
-    return path
+@ORACLES.register("human")
+class FileOracle:
+    """Writes each batch as a CSV and a Label Studio import file; a person answers with ``activekd label``."""
+
+    kind, source = "human", "human"
+
+    def __init__(self, out: Path, dataset: Dataset, ls: LabelStudioConfig) -> None:
+        self.out, self.dataset, self.ls = out, dataset, ls
+
+    def answers_now(self, batch: Batch) -> None:
+        return None
+
+    def request(self, batch: Batch) -> list[dict]:
+        """Write the batch's files (the CSV only when missing: a person may be filling it in); returns its Label Studio tasks."""
+        kill_point("batch-file")
+        return write_batch_files(self.out, self.dataset, batch, self.ls.document_root)
+
+    def describe(self, batch: Batch) -> str:
+        return f"fill in the label column of {request_path(self.out, batch.round)}, then run `activekd label {self.out} FILE`"
 
 
-def read_label_answers(path: Path, dataset: Dataset, pending: Sequence[str], already: set[str]) -> list[tuple[str, int]]:
-    """Parse and validate a person's answers (``id,label`` columns; label = class name or index).
+@ORACLES.register("labelstudio")
+class LabelStudioOracle(FileOracle):
+    """Also pushes each batch, with suggestions, to a Label Studio project; ``activekd sync`` pulls the answers.
 
-    Rows with an empty label are skipped. Raises ``ValueError`` with a one-line reason on an
-    unknown id, an id that was not asked for, an unknown class, a duplicate or a conflict.
+    The API token comes from ``LABEL_STUDIO_API_KEY`` (never stored in the run).
     """
-    if not path.is_file():
-        raise ValueError(f"label file {path} not found")
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or not {"id", "label"} <= set(reader.fieldnames):
-            raise ValueError(f"{path}: needs a header with columns id,label")
-        rows = list(reader)
-    names = {n: i for i, n in enumerate(dataset.class_names)}
-    pend = set(pending)
-    out: dict[str, int] = {}
-    for n, r in enumerate(rows, start=2):
-        sid, lab = r["id"].strip(), (r["label"] or "").strip()
-        if not lab:
-            continue
-        if not dataset.has(sid):
-            raise ValueError(f"{path} line {n}: unknown sample id {sid!r}")
-        if sid in already:
-            raise ValueError(f"{path} line {n}: {sid!r} is already labeled")
-        if sid not in pend:
-            raise ValueError(f"{path} line {n}: {sid!r} was not picked for labeling this round")
-        if lab in names:
-            y = names[lab]
-        elif lab.isdigit() and int(lab) < len(names):
-            y = int(lab)
-        else:
-            raise ValueError(f"{path} line {n}: unknown class {lab!r}; valid: {', '.join(dataset.class_names)}")
-        if sid in out:
-            kind = "conflicting" if out[sid] != y else "duplicate"
-            raise ValueError(f"{path} line {n}: {kind} label for {sid!r}")
-        out[sid] = y
-    return list(out.items())
+
+    kind = "labelstudio"
+
+    def request(self, batch: Batch) -> list[dict]:
+        tasks = super().request(batch)
+        link, project = self._project()
+        kill_point("push")
+        link.push(project, tasks)
+        return tasks
+
+    def describe(self, batch: Batch) -> str:
+        return f"pushed to Label Studio at {self.ls.url}; label them there, then run `activekd sync {self.out}`"
+
+    def pull(self) -> list[Answer]:
+        """Every answered task of the project, latest annotation per task."""
+        link, project = self._project()
+        kill_point("sync")
+        return [Answer(sid, label, f"Label Studio project {project} (task for {sid!r})") for sid, label in link.annotations(project)]
+
+    def _project(self):
+        from ._labelstudio import LabelStudioLink
+
+        token = os.environ.get("LABEL_STUDIO_API_KEY")
+        if not token:
+            raise SessionError("set LABEL_STUDIO_API_KEY to a Label Studio access token (Account & Settings → Access Token)")
+        link = LabelStudioLink(self.ls.url, token)
+        title = self.ls.project or f"activekd {self.out.resolve().name}"
+        return link, link.ensure_project(title, list(self.dataset.class_names))

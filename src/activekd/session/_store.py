@@ -1,9 +1,15 @@
 """The session store: one SQLite file, the single source of truth for a run.
 
 Tables: ``meta`` (config, dataset fingerprint, versions), ``samples`` (the dataset manifest),
-``labels`` (every label with its source, round and time; one row per sample, so no label is ever
-counted twice), ``rounds`` (status, picks, metrics, checkpoint path and hash per round).
-Every change is one transaction: a kill at any moment leaves the last committed state.
+``labels`` (the current label of each labeled sample with its source, round and time: one row per
+sample, so no label is ever counted twice), ``imports`` and ``label_events`` (every label a person
+added or changed, with the value it replaced, so corrections keep their history and the last import
+can be undone), ``rounds`` (status, picks, metrics, checkpoint path and hash per round).
+
+The file marks itself (SQLite ``application_id`` and ``user_version``); a file without the mark, a
+newer schema or a corrupt file is refused before anything is written to it. Every change is one
+transaction, and a round changes state only by compare-and-set, so a second process can never flip
+a finished round back.
 """
 
 from __future__ import annotations
@@ -16,18 +22,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from ._errors import StoreError
+from ._faults import kill_point
+from ._ledger import LabelLedger
+
+APPLICATION_ID = 0x414B4431  # "AKD1"
+SCHEMA_VERSION = 2
 LABEL_SOURCES = ("initial", "oracle", "human")
+SQLITE_HEADER = b"SQLite format 3\x00"
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS samples (id TEXT PRIMARY KEY, position INTEGER NOT NULL, split TEXT NOT NULL, path TEXT);
-CREATE TABLE IF NOT EXISTS labels (
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE samples (id TEXT PRIMARY KEY, position INTEGER NOT NULL, split TEXT NOT NULL, path TEXT);
+CREATE TABLE imports (
+    import_id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, origin TEXT NOT NULL,
+    created_at REAL NOT NULL, undone_at REAL
+);
+CREATE TABLE labels (
     sample_id TEXT PRIMARY KEY REFERENCES samples(id),
     label INTEGER NOT NULL,
     source TEXT NOT NULL CHECK (source IN ('initial', 'oracle', 'human')),
     round INTEGER NOT NULL,
     created_at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS rounds (
+CREATE TABLE label_events (
+    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    import_id INTEGER NOT NULL REFERENCES imports(import_id),
+    sample_id TEXT NOT NULL REFERENCES samples(id),
+    new_label INTEGER NOT NULL,
+    old_label INTEGER, old_source TEXT, old_round INTEGER, old_created_at REAL
+);
+CREATE TABLE rounds (
     round INTEGER PRIMARY KEY,
     status TEXT NOT NULL CHECK (status IN ('awaiting-labels', 'done')),
     num_labeled INTEGER NOT NULL,
@@ -35,13 +59,10 @@ CREATE TABLE IF NOT EXISTS rounds (
     picks TEXT NOT NULL,
     checkpoint TEXT,
     checkpoint_sha256 TEXT,
+    suggestions TEXT NOT NULL,
     finished_at REAL
 );
 """
-
-
-class StoreError(ValueError):
-    """A request the store refuses; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -53,31 +74,85 @@ class RoundRecord:
     picks: list[str]
     checkpoint: str | None
     checkpoint_sha256: str | None
+    suggestions: dict
 
 
-class SessionStore:
-    """Typed access to a run's SQLite file."""
+def check_store_file(path: Path) -> None:
+    """Refuse a file that is not an activekd store of a schema this version reads; never writes."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError as e:
+        raise StoreError(f"cannot read {path}: {e.strerror}") from None
+    if len(head) < 100 or not head.startswith(SQLITE_HEADER):
+        raise StoreError(f"{path} is not an activekd session (not an SQLite file, or truncated); refusing to touch it")
+    app_id, version = int.from_bytes(head[68:72], "big"), int.from_bytes(head[60:64], "big")
+    if app_id != APPLICATION_ID:
+        raise StoreError(f"{path} is an SQLite file that activekd did not write; refusing to touch it")
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"{path} was written by a newer activekd (store schema {version}, this one reads {SCHEMA_VERSION}); upgrade activekd")
+    try:
+        with _connect(path, readonly=True) as conn:
+            bad = conn.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"{path} is corrupt ({e}); restore it from a backup or start a new --out") from None
+    if bad != "ok":
+        raise StoreError(f"{path} is corrupt ({bad}); restore it from a backup or start a new --out")
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    uri = f"{path.resolve().as_uri()}?mode={'ro' if readonly else 'rw'}"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+    conn.execute("PRAGMA foreign_keys = ON")
+    if not readonly:
+        conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+class SessionStore(LabelLedger):
+    """Typed access to a run's SQLite file; a context manager that closes it."""
 
     FILENAME = "session.sqlite"
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute("PRAGMA synchronous = FULL")
-        self.conn.executescript(SCHEMA)
+    def __init__(self, path: Path, conn: sqlite3.Connection, readonly: bool) -> None:
+        self.path, self.conn, self.readonly = path, conn, readonly
 
     @classmethod
     def exists_in(cls, out: str | Path) -> bool:
         return (Path(out) / cls.FILENAME).exists()
 
     @classmethod
-    def open(cls, out: str | Path) -> "SessionStore":
-        return cls(Path(out) / cls.FILENAME)
+    def open(cls, out: str | Path, *, readonly: bool = False) -> "SessionStore":
+        """Open an existing store after checking its mark, schema and integrity."""
+        path = Path(out) / cls.FILENAME
+        if not path.is_file():
+            raise StoreError(f"{out} holds no activekd session ({cls.FILENAME} not found)")
+        check_store_file(path)
+        try:
+            return cls(path, _connect(path, readonly), readonly)
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"cannot open {path} for writing ({e}); check the folder's permissions") from None
+
+    @classmethod
+    def create(cls, out: str | Path) -> "SessionStore":
+        """A new, empty, marked store; refuses when one exists."""
+        path = Path(out) / cls.FILENAME
+        if path.exists():
+            raise StoreError(f"{path} already exists")
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        conn.executescript(f"BEGIN; PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+                           f"{SCHEMA} COMMIT;")
+        conn.close()
+        return cls.open(out)
 
     def close(self) -> None:
         self.conn.close()
+
+    def __enter__(self) -> "SessionStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -94,9 +169,18 @@ class SessionStore:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def set_meta(self, key: str, value: str) -> None:
+    def config(self) -> dict:
+        """The run's stored configuration (a dict for ``RunConfig.from_dict``)."""
+        raw = self.get_meta("config")
+        if raw is None:
+            raise StoreError(f"{self.path} holds no configuration")
+        return json.loads(raw)
+
+    def replace_config(self, old: str, new: str) -> None:
+        """Compare-and-set the stored config JSON (a run extended with more rounds)."""
         with self.transaction() as c:
-            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            if c.execute("UPDATE meta SET value = ? WHERE key = 'config' AND value = ?", (new, old)).rowcount != 1:
+                raise StoreError(f"{self.path}: the configuration changed underneath this command; run it again")
 
     def initialise(self, meta: dict[str, str], samples: Sequence[tuple[str, int, str, str | None]],
                    initial: Sequence[tuple[str, int]]) -> None:
@@ -107,34 +191,14 @@ class SessionStore:
                 raise StoreError(f"{self.path} is already initialised")
             c.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", sorted(meta.items()))
             c.executemany("INSERT INTO samples (id, position, split, path) VALUES (?, ?, ?, ?)", samples)
-            c.executemany(
-                "INSERT INTO labels (sample_id, label, source, round, created_at) VALUES (?, ?, 'initial', 0, ?)",
-                [(i, int(y), now) for i, y in initial],
-            )
-
-    @property
-    def initialised(self) -> bool:
-        return self.get_meta("config") is not None
-
-    # --- labels ---------------------------------------------------------------------------
-    def labels(self, up_to_round: int | None = None) -> list[tuple[str, int]]:
-        """``(id, label)`` of every label with round <= ``up_to_round``, in insertion order."""
-        q = "SELECT sample_id, label FROM labels"
-        args: tuple = ()
-        if up_to_round is not None:
-            q += " WHERE round <= ?"
-            args = (up_to_round,)
-        return [(r[0], int(r[1])) for r in self.conn.execute(q + " ORDER BY rowid", args)]
-
-    def label_rows(self) -> list[dict]:
-        cur = self.conn.execute("SELECT sample_id, label, source, round, created_at FROM labels ORDER BY rowid")
-        return [dict(zip(("id", "label", "source", "round", "created_at"), r)) for r in cur]
+            c.executemany("INSERT INTO labels (sample_id, label, source, round, created_at) VALUES (?, ?, 'initial', 0, ?)",
+                          [(i, int(y), now) for i, y in initial])
 
     # --- rounds ---------------------------------------------------------------------------
     def rounds(self) -> list[RoundRecord]:
         cur = self.conn.execute(
-            "SELECT round, status, num_labeled, metrics, picks, checkpoint, checkpoint_sha256 FROM rounds ORDER BY round")
-        return [RoundRecord(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), r[5], r[6]) for r in cur]
+            "SELECT round, status, num_labeled, metrics, picks, checkpoint, checkpoint_sha256, suggestions FROM rounds ORDER BY round")
+        return [RoundRecord(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), r[5], r[6], json.loads(r[7])) for r in cur]
 
     def round(self, r: int) -> RoundRecord | None:
         return next((x for x in self.rounds() if x.round == r), None)
@@ -144,53 +208,48 @@ class SessionStore:
         return next((x for x in self.rounds() if x.status == "awaiting-labels"), None)
 
     def next_round(self) -> int:
-        """The first round that is not done."""
-        row = self.conn.execute("SELECT MAX(round) FROM rounds WHERE status = 'done'").fetchone()
+        """The first round not yet recorded."""
+        row = self.conn.execute("SELECT MAX(round) FROM rounds").fetchone()
         return 0 if row[0] is None else int(row[0]) + 1
 
     def finish_round(self, r: int, *, metrics: dict, picks: Sequence[str], new_labels: Sequence[tuple[str, int]],
                      source: str, checkpoint: str | None = None, checkpoint_sha256: str | None = None,
-                     status: str = "done") -> None:
-        """Record round ``r`` and the labels of its picks (for round ``r + 1``) atomically."""
+                     status: str = "done", suggestions: dict | None = None) -> None:
+        """Record round ``r`` (once: a second record is refused) and the labels of its picks, atomically."""
         if source not in LABEL_SOURCES:
             raise StoreError(f"unknown label source {source!r}")
         now = time.time()
-        num_labeled = len(self.labels(up_to_round=r))
         with self.transaction() as c:
-            c.execute(
-                "INSERT OR REPLACE INTO rounds (round, status, num_labeled, metrics, picks, checkpoint, checkpoint_sha256, finished_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (r, status, num_labeled, json.dumps(metrics), json.dumps(list(picks)), checkpoint, checkpoint_sha256,
-                 now if status == "done" else None),
-            )
+            num_labeled = c.execute("SELECT COUNT(*) FROM labels WHERE round <= ?", (r,)).fetchone()[0]
             try:
-                c.executemany(
-                    "INSERT INTO labels (sample_id, label, source, round, created_at) VALUES (?, ?, ?, ?, ?)",
-                    [(i, int(y), source, r + 1, now) for i, y in new_labels],
-                )
-            except sqlite3.IntegrityError as e:
-                raise StoreError(f"label rejected ({e}): a sample may be labeled only once, and must be in the manifest") from None
+                c.execute("INSERT INTO rounds (round, status, num_labeled, metrics, picks, checkpoint, checkpoint_sha256, suggestions,"
+                          " finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          (r, status, num_labeled, json.dumps(metrics), json.dumps(list(picks)), checkpoint, checkpoint_sha256,
+                           json.dumps(suggestions or {}), now if status == "done" else None))
+            except sqlite3.IntegrityError:
+                raise StoreError(f"round {r} was recorded by another command meanwhile; nothing written") from None
+            self._insert_labels(c, new_labels, source, r + 1, now)
+            kill_point("round-commit")
 
-    def add_human_labels(self, r: int, new_labels: Sequence[tuple[str, int]]) -> int:
-        """Add labels for the picks of round ``r`` (awaiting labels); marks it done when all are in.
-
-        Returns how many picks still lack a label. Validation is the caller's; the database's
-        constraints still refuse a second label for a sample.
-        """
-        rec = self.round(r)
-        if rec is None or rec.status != "awaiting-labels":
-            raise StoreError(f"round {r} is not awaiting labels")
+    def add_picks(self, r: int, picks: Sequence[str], new_labels: Sequence[tuple[str, int]], *, source: str, status: str,
+                  suggestions: dict) -> None:
+        """Give a finished round without picks (a run's old last round) the picks of an extended run."""
         now = time.time()
         with self.transaction() as c:
-            try:
-                c.executemany(
-                    "INSERT INTO labels (sample_id, label, source, round, created_at) VALUES (?, ?, 'human', ?, ?)",
-                    [(i, int(y), r + 1, now) for i, y in new_labels],
-                )
-            except sqlite3.IntegrityError as e:
-                raise StoreError(f"label rejected ({e})") from None
-            have = {row[0] for row in c.execute("SELECT sample_id FROM labels WHERE round = ?", (r + 1,))}
-            missing = [p for p in rec.picks if p not in have]
-            if not missing:
-                c.execute("UPDATE rounds SET status = 'done', finished_at = ? WHERE round = ?", (now, r))
-        return len(missing)
+            if c.execute("UPDATE rounds SET picks = ?, status = ?, suggestions = ? WHERE round = ? AND picks = '[]' AND status = 'done'",
+                         (json.dumps(list(picks)), status, json.dumps(suggestions), r)).rowcount != 1:
+                raise StoreError(f"round {r} has picks already; nothing written")
+            self._insert_labels(c, new_labels, source, r + 1, now)
+
+    @staticmethod
+    def _insert_labels(c: sqlite3.Connection, labels: Sequence[tuple[str, int]], source: str, r: int, now: float) -> None:
+        try:
+            c.executemany("INSERT INTO labels (sample_id, label, source, round, created_at) VALUES (?, ?, ?, ?, ?)",
+                          [(i, int(y), source, r, now) for i, y in labels])
+        except sqlite3.IntegrityError as e:
+            raise StoreError(f"label rejected ({e}): a sample may be labeled only once, and must be in the manifest") from None
+
+    def set_checkpoint(self, r: int, checkpoint: str, sha256: str) -> None:
+        """Record a checkpoint rebuilt for round ``r``."""
+        with self.transaction() as c:
+            c.execute("UPDATE rounds SET checkpoint = ?, checkpoint_sha256 = ? WHERE round = ?", (checkpoint, sha256, r))

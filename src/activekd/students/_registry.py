@@ -12,7 +12,7 @@ from typing import Callable
 
 from torch import nn
 
-from activekd.registry import Registry
+from activekd.registry import Registry, parse_spec
 
 from ._dual_head import DualHeadStudent
 
@@ -34,12 +34,10 @@ def create_student(name: str, num_classes: int, *, pretrained: bool = True, inpu
     """
     if num_classes < 2:
         raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-    kind, sep, arg = name.partition(":")
-    if sep:
-        return STUDENTS.get(kind)(arg, num_classes, pretrained=pretrained, input_size=input_size)
-    if kind == "timm":
+    kind, arg = parse_spec(name)
+    if kind == "timm" and not arg:
         raise ValueError("timm students need a model name: timm:NAME (e.g. timm:resnet18)")
-    return STUDENTS.get(kind)(None, num_classes, pretrained=pretrained, input_size=input_size)
+    return STUDENTS.get(kind)(arg, num_classes, pretrained=pretrained, input_size=input_size)
 
 
 def list_students() -> list[str]:

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from activekd.data import Dataset
-from activekd.registry import Registry
+from activekd.registry import Registry, parse_spec
 
 
 @runtime_checkable
@@ -87,8 +87,8 @@ def register_teacher(kind: str) -> Callable[[TeacherFactory], TeacherFactory]:
 
 def create_teacher(config: TeacherConfig, ctx: TeacherContext) -> Teacher:
     """Build the teacher named by ``config.spec``; an unknown kind raises listing the valid ones."""
-    kind, sep, arg = config.spec.partition(":")
-    teacher = TEACHERS.get(kind)(arg if sep else None, config, ctx)
+    kind, arg = parse_spec(config.spec)
+    teacher = TEACHERS.get(kind)(arg, config, ctx)
     if config.few_shot != "none" and not teacher.adaptive:
         raise ValueError(f"--few-shot {config.few_shot} needs a vision-language teacher (openclip:..., hf:...); "
                          f"{config.spec!r} gives fixed logits")

@@ -34,8 +34,10 @@ from PIL import Image
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from activekd._atomic import atomic_path, atomic_write
 from activekd.data import Dataset, ImageSource
-from activekd.registry import Registry
+from activekd.device import autocast, is_accelerator
+from activekd.registry import Registry, parse_spec
 
 from ._base import TeacherConfig, TeacherContext
 from ._file import needed_ids
@@ -82,8 +84,8 @@ BACKBONES: Registry[BackboneFactory] = Registry("vision-language model")
 
 def create_backbone(spec: str, *, device: torch.device, seed: int = 0) -> VisionLanguageModel:
     """Build the backbone for a teacher spec ``openclip:...`` or ``hf:...`` (weights load lazily)."""
-    kind, sep, arg = spec.partition(":")
-    return BACKBONES.get(kind)(arg if sep else None, device=torch.device(device), seed=seed)
+    kind, arg = parse_spec(spec)
+    return BACKBONES.get(kind)(arg, device=torch.device(device), seed=seed)
 
 
 def file_identity(path: str | os.PathLike) -> dict:
@@ -127,13 +129,13 @@ def encode_images(model: VisionLanguageModel, images: ImageSource, positions: np
     n_batches = -(-len(positions) // batch_size)
     loader = torch.utils.data.DataLoader(
         _Pixels(images, positions, model.transform()), batch_size=batch_size, shuffle=False,
-        num_workers=min(workers, n_batches - 1) if n_batches > 1 else 0, pin_memory=device.type == "cuda",
+        num_workers=min(workers, n_batches - 1) if n_batches > 1 else 0, pin_memory=is_accelerator(device),
     )
     out = []
     with torch.inference_mode(), tqdm(total=len(positions), desc=desc, unit="img", leave=False) as bar:
         for pixels in loader:
             pixels = pixels.to(device, non_blocking=True)
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            with autocast(device):
                 emb = model.encode_images(pixels)
             out.append(F.normalize(emb.float(), dim=-1).cpu())
             bar.update(len(pixels))
@@ -145,7 +147,7 @@ def encode_texts(model: VisionLanguageModel, texts: Sequence[str], *, batch_size
     out = []
     with torch.inference_mode():
         for s in range(0, len(texts), batch_size):
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            with autocast(device):
                 out.append(model.encode_texts(list(texts[s:s + batch_size])).float().cpu())
     return torch.cat(out)
 
@@ -256,9 +258,7 @@ class EmbeddingCache:
         self.directory.mkdir(parents=True, exist_ok=True)
         meta_file = self.directory / "meta.json"
         if not meta_file.is_file():
-            tmp = meta_file.with_name(f".meta.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({**self.meta, "dim": int(emb.shape[1])}, indent=1, sort_keys=True, default=str))
-            os.replace(tmp, meta_file)
+            atomic_write(meta_file, json.dumps({**self.meta, "dim": int(emb.shape[1])}, indent=1, sort_keys=True, default=str))
         ids = [self.dataset.ids[p] for p in positions]
         name = f"part-{time.time_ns():020d}-{os.getpid()}.safetensors"
         self._write(name, ids, emb, save_file)
@@ -269,9 +269,8 @@ class EmbeddingCache:
             self._compact(shards, save_file)
 
     def _write(self, name: str, ids: list[str], emb: Tensor, save_file: Callable) -> None:
-        tmp = self.directory / f".{name}.tmp"
-        save_file({"embeddings": emb}, str(tmp), metadata={"ids": json.dumps(ids)})
-        os.replace(tmp, self.directory / name)
+        with atomic_path(self.directory / name) as tmp:
+            save_file({"embeddings": emb}, str(tmp), metadata={"ids": json.dumps(ids)})
 
     def _compact(self, shards: list[Path], save_file: Callable) -> None:
         have = np.flatnonzero(self._rows >= 0)
@@ -323,7 +322,7 @@ def embed_dataset(config: TeacherConfig, ctx: TeacherContext, *, ids: Sequence[s
     folder (``meta.json`` + ``part-*.safetensors``). Teachers built later with the same model,
     preprocessing and dataset find everything there and load no model.
     """
-    kind = config.spec.partition(":")[0]
+    kind, _ = parse_spec(config.spec)
     if kind not in BACKBONES:
         raise ValueError(f"embedding needs a vision-language teacher spec ({' | '.join(f'{k}:...' for k in BACKBONES.names())}), got {config.spec!r}")
     model = create_backbone(config.spec, device=ctx.device, seed=ctx.seed)

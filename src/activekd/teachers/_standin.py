@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from activekd._atomic import atomic_path
+
 from ._base import TableTeacher, TeacherConfig, TeacherContext, register_teacher
 from ._file import load_teacher_file, needed_ids
 
@@ -71,10 +73,8 @@ def standin_file(ctx: TeacherContext) -> Path:
         (_features(ds.images.batch(np.arange(s, min(s + 8192, len(ds))))) @ w + b).float().numpy()
         for s in range(0, len(ds), 8192)
     ])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".partial.npz")
-    np.savez(tmp, ids=np.array(ds.ids), logits=logits)
-    tmp.replace(path)
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, ids=np.array(ds.ids), logits=logits)
     return path
 
 

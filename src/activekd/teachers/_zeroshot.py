@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from activekd._atomic import atomic_path
+
 from ._base import TeacherConfig, TeacherContext, register_teacher
 from ._embed import ImageEmbedder, VisionLanguageModel, create_backbone, digest, encode_texts, slug
 from ._fewshot import FEW_SHOT_HEADS, LOGIT_SCALE, FewShotHead, create_head, zero_shot_logits
@@ -61,11 +63,9 @@ def text_classifier(model: VisionLanguageModel, class_names: Sequence[str], temp
     log.info("embedding %d prompts (%d classes x %d templates) with %s", len(texts), len(class_names), len(templates), model.name)
     emb = encode_texts(model, texts, batch_size=batch_size, device=device)
     classifier, text_norm = zero_shot_classifier(emb.reshape(len(class_names), len(templates), -1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({"classifier": classifier, "text_norm": torch.tensor(text_norm)}, str(tmp),
-              metadata={"key": json.dumps(key, default=str)})
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file({"classifier": classifier, "text_norm": torch.tensor(text_norm)}, str(tmp),
+                  metadata={"key": json.dumps(key, default=str)})
     return classifier, text_norm
 
 

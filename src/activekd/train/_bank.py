@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from activekd.data import ImageSource
+from activekd.device import is_accelerator
 
 
 class ImageBank:
@@ -28,7 +29,7 @@ class ImageBank:
         else:
             full = None
         if full is not None:
-            if device.type != "cpu" and full.numel() <= max_device_bytes:
+            if is_accelerator(device) and full.numel() <= max_device_bytes:
                 full = full.to(device)
             self._all = full
 

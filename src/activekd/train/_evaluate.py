@@ -1,10 +1,17 @@
-"""Accuracy of mixed predictions and the α/β search of DHO (no retraining needed)."""
+"""Evaluation: accuracy of mixed predictions, the α/β search of DHO (no retraining needed), a round's figures."""
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
+import torch
 from torch import Tensor
 
 from activekd.heads import mix_heads
+
+from ._config import TrainConfig
+from ._trainer import predict
 
 ALPHAS = tuple(round(0.05 * i, 2) for i in range(21))
 BETAS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 4.0)
@@ -26,3 +33,41 @@ def search_alpha_beta(ce: Tensor, kd: Tensor, labels: Tensor, alphas=ALPHAS, bet
             if acc > best[2]:
                 best = (a, b, acc)
     return best
+
+
+@dataclass(frozen=True)
+class LabeledSplit:
+    """Dataset positions ``[n]`` and their labels ``[n]`` (long) of a labeled split."""
+
+    positions: Tensor
+    labels: Tensor
+
+    def __len__(self) -> int:
+        return int(self.positions.numel())
+
+
+def evaluate_student(student, bank, cfg: TrainConfig, *, val: LabeledSplit | None, test: LabeledSplit | None,
+                     teacher_test: Tensor | None, alpha: float, beta: float, search: bool, device: torch.device,
+                     progress: bool) -> dict:
+    """A round's figures: accuracy of the mixed prediction and of each head on ``test``, the teacher's.
+
+    α, β are searched on ``val`` (DHO's grid, no retraining) when ``search`` and the KD head is
+    trained; otherwise the given ones are kept (α forced to 0 without a KD head). Figures that do not
+    exist are NaN. ``teacher_test``: ``[n_test, C]`` teacher logits or None.
+    """
+    alpha = cfg.default_alpha(alpha)
+    run = functools.partial(predict, student, bank, device=device, batch_size=cfg.eval_batch_size, bf16=cfg.bf16, progress=progress)
+    out = {"alpha": alpha, "beta": beta}
+    if search and cfg.kd == "dho" and val is not None and len(val):
+        vo = run(val.positions, desc="validation")
+        out["alpha"], out["beta"], out["val_acc"] = search_alpha_beta(vo.ce, vo.kd, val.labels)
+    nan = float("nan")
+    out.update(student_acc=nan, ce_acc=nan, kd_acc=nan, teacher_acc=None)
+    if test is not None and len(test):
+        to = run(test.positions, desc="test")
+        out["student_acc"] = accuracy(to.probs(out["alpha"], out["beta"]), test.labels)
+        out["ce_acc"] = accuracy(to.ce, test.labels)
+        out["kd_acc"] = accuracy(to.kd, test.labels) if cfg.kd == "dho" else nan  # other modes leave the KD head untrained
+        if teacher_test is not None:
+            out["teacher_acc"] = accuracy(teacher_test, test.labels)
+    return out

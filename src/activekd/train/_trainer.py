@@ -8,7 +8,6 @@ precomputed (one teacher pass per round, never per step).
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from activekd.device import autocast, channels_last
 from activekd.heads import mix_heads
 from activekd.students import DualHeadStudent
 
@@ -54,12 +54,6 @@ def lr_factor(step: int, total: int, warmup: float) -> float:
     return max(0.0, (total - step) / max(1, total - w))
 
 
-def autocast(device: torch.device, enabled: bool):
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def train_student(
     student: DualHeadStudent, bank: ImageBank, data: TrainBatchSource, cfg: TrainConfig, *,
     device: torch.device, generator: torch.Generator, progress: bool = True,
@@ -73,9 +67,7 @@ def train_student(
         raise ValueError("cannot train on an empty labeled set")
     if cfg.uses_teacher and (data.labeled_teacher is None or data.unlabeled_teacher is None):
         raise ValueError(f"kd={cfg.kd!r} needs teacher logits for the labeled and unlabeled images")
-    student.to(device).train()
-    if device.type == "cuda":
-        student.to(memory_format=torch.channels_last)
+    channels_last(student.to(device).train(), device)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = num_steps(m, cfg)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, cfg.warmup))
@@ -104,10 +96,7 @@ def train_student(
                 cursor = (cursor + cfg.batch_unlabeled) % u
                 ui = order[take]
                 x_u = aug(bank.get(data.unlabeled[ui]))
-                x = torch.cat([x_l, x_u])
-                if device.type == "cuda":
-                    x = x.contiguous(memory_format=torch.channels_last)
-                ce, kd, _ = student(x)
+                ce, kd, _ = student(channels_last(torch.cat([x_l, x_u]), device))
                 b = x_l.shape[0]
                 if cfg.kd == "single-head":
                     kd = ce
@@ -145,9 +134,7 @@ def predict(
     student.to(device).eval()
     ce, kd, feats = [], [], []
     for s in tqdm(range(0, int(positions.numel()), batch_size), desc=desc, unit="batch", leave=False, disable=not progress):
-        x = bank.get(positions[s : s + batch_size])
-        if device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = channels_last(bank.get(positions[s : s + batch_size]), device)
         with autocast(device, bf16):
             a, b, h = student(x)
         ce.append(a.float().cpu())

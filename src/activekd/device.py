@@ -1,0 +1,50 @@
+"""Device and precision in one place: resolving ``--device``, bf16 autocast, channels-last.
+
+Library code takes a ``torch.device`` (or a name) and calls these helpers; nothing else checks
+``device.type``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import Tensor, nn
+
+
+class DeviceError(ValueError):
+    """A device that cannot be used here (e.g. CUDA requested without a GPU)."""
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` → CUDA when available else CPU; any other name or device is checked and returned."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise DeviceError(f"unknown device {device!r}; valid: auto, cpu, cuda, cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"device {str(device)!r} requested but CUDA is not available; use --device cpu")
+    return dev
+
+
+def is_accelerator(device: torch.device) -> bool:
+    """True on a GPU, where bf16 autocast, channels-last and pinned memory pay."""
+    return torch.device(device).type == "cuda"
+
+
+def autocast(device: torch.device, enabled: bool = True):
+    """bf16 autocast on a GPU when ``enabled``; a no-op context elsewhere (CPU runs fp32)."""
+    if enabled and is_accelerator(device):
+        return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def channels_last(x: Tensor | nn.Module, device: torch.device) -> Tensor | nn.Module:
+    """``x`` in channels-last memory format on a GPU (faster convolutions), unchanged elsewhere."""
+    if not is_accelerator(device):
+        return x
+    if isinstance(x, nn.Module):
+        return x.to(memory_format=torch.channels_last)
+    return x.contiguous(memory_format=torch.channels_last)

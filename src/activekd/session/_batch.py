@@ -1,0 +1,96 @@
+"""The batch a person labels each round, with the teacher's and the student's suggestions.
+
+Written as ``to_label/round_NNN.csv`` (``id, path, teacher_guess, teacher_prob, student_guess,
+student_prob, label``; the label column empty), ``to_label/round_NNN.labelstudio.json`` (Label
+Studio import tasks with both guesses as predictions) and ``to_label/classes.txt`` (the valid
+labels, one per line). Images of datasets that have no files (Fashion-MNIST) are written as PNGs under
+``images/`` so a person, or Label Studio, can see them. Everything here is rebuilt from the store.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from activekd._atomic import atomic_path, atomic_write
+from activekd.data import Dataset
+
+CSV_COLUMNS = ("id", "path", "teacher_guess", "teacher_prob", "student_guess", "student_prob", "label")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Round ``round``'s picks and, per id, ``{"teacher": [class, prob] | None, "student": [class, prob]}``."""
+
+    round: int
+    ids: tuple[str, ...]
+    suggestions: dict[str, dict]
+
+
+def suggestions(ids: list[str], student_probs: Tensor, teacher_logits: Tensor | None, class_names) -> dict[str, dict]:
+    """Top class and its probability for each id: ``student_probs`` ``[k, C]``, ``teacher_logits`` ``[k, C]`` or None."""
+    def top(p: Tensor) -> list[list]:
+        v, i = p.max(dim=1)
+        return [[class_names[c], round(float(x), 4)] for x, c in zip(v.tolist(), i.tolist())]
+
+    s = top(student_probs)
+    t = top(torch.softmax(teacher_logits.double(), dim=1)) if teacher_logits is not None else [None] * len(ids)
+    return {i: {"student": a, "teacher": b} for i, a, b in zip(ids, s, t)}
+
+
+def request_path(out: Path, r: int) -> Path:
+    return out / "to_label" / f"round_{r:03d}.csv"
+
+
+def image_paths(out: Path, dataset: Dataset, ids) -> list[str]:
+    """Each id's image file; for datasets without files, a PNG written once under ``out/images``."""
+    if dataset.paths:
+        return [dataset.paths[p] for p in dataset.index_of(ids)]
+    paths = []
+    for sid, pos in zip(ids, dataset.index_of(ids)):
+        path = out / "images" / f"{re.sub(r'[^A-Za-z0-9._-]', '_', sid)}.png"
+        if not path.is_file():
+            with atomic_path(path, suffix=".png") as tmp:
+                dataset.images.pil(int(pos)).save(tmp)
+        paths.append(str(path.resolve()))
+    return paths
+
+
+def write_batch_files(out: Path, dataset: Dataset, batch: Batch, document_root: str | None) -> list[dict]:
+    """The CSV (when missing), the Label Studio import JSON and the class list of one batch; returns the Label Studio tasks."""
+    paths = image_paths(out, dataset, batch.ids)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for sid, path in zip(batch.ids, paths):
+        s = batch.suggestions.get(sid, {})
+        t, st = s.get("teacher") or ["", ""], s.get("student") or ["", ""]
+        w.writerow([sid, path, t[0], t[1], st[0], st[1], ""])
+    csv_path = request_path(out, batch.round)
+    tasks = labelstudio_tasks(batch, paths, out, document_root)
+    atomic_write(out / "to_label" / "classes.txt", "\n".join(dataset.class_names) + "\n")
+    atomic_write(csv_path.with_suffix(".labelstudio.json"), json.dumps(tasks, indent=1))
+    if not csv_path.is_file():
+        atomic_write(csv_path, buf.getvalue())
+    return tasks
+
+
+def labelstudio_tasks(batch: Batch, paths: list[str], out: Path, document_root: str | None) -> list[dict]:
+    """Label Studio import tasks for a batch, images as local-file URLs under ``document_root`` (default ``/``)."""
+    from ._labelstudio import BatchRow, batch_tasks, local_file_url
+
+    rows = [BatchRow(sid, path, _pair(batch.suggestions.get(sid, {}).get("teacher")),
+                     _pair(batch.suggestions.get(sid, {}).get("student"))) for sid, path in zip(batch.ids, paths)]
+    root = document_root or "/"
+    return batch_tasks(rows, lambda row: local_file_url(row.path, root), model_version=f"{out.name}-round-{batch.round}")
+
+
+def _pair(v) -> tuple[str, float] | None:
+    return None if not v else (str(v[0]), float(v[1]))

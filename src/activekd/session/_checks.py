@@ -1,0 +1,86 @@
+"""Every check that can fail a start, run before the run folder or the store is created or changed.
+
+``check_config`` needs no data (names, combinations); ``check_folder`` the ``--out`` path;
+``check_dataset`` and ``initial_labels`` the loaded dataset; ``check_budget`` the plan. A start that
+fails here leaves nothing behind, so the corrected command works on the same ``--out``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from activekd.config import RunConfig
+from activekd.data import UNLABELED, Dataset, k_shot_ids
+from activekd.registry import parse_spec
+from activekd.select import get_strategy
+from activekd.students import create_student
+
+from ._errors import SessionError
+
+FIXED_TEACHERS = ("standin", "file")
+
+
+def check_config(config: RunConfig) -> None:
+    """Names and combinations that can never work, found before anything is loaded."""
+    loop, train = config.loop, config.train
+    fn = get_strategy(loop.strategy)
+    create_student(config.student.name, 2, pretrained=False)
+    if getattr(fn, "needs_teacher", False) and not train.uses_teacher:
+        raise SessionError(f"strategy {loop.strategy!r} needs a teacher, but --kd none trains without one; "
+                           f"use --kd dho or another strategy")
+    if config.teacher.few_shot != "none" and parse_spec(config.teacher.spec)[0] in FIXED_TEACHERS:
+        raise SessionError(f"--few-shot {config.teacher.few_shot} needs a vision-language teacher (openclip:..., hf:...); "
+                           f"{config.teacher.spec!r} gives fixed logits")
+
+
+def check_folder(out: Path) -> None:
+    """``--out`` must be a folder (or nothing yet) in a place this user can write."""
+    if out.exists() and not out.is_dir():
+        raise SessionError(f"--out {out} is a file, not a folder; choose another --out")
+    parent = next(p for p in [out, *out.parents] if p.exists())
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SessionError(f"cannot write to {parent}; choose a writable --out")
+
+
+def check_dataset(config: RunConfig, ds: Dataset) -> None:
+    if ds.num_classes < 2:
+        raise SessionError(f"dataset {config.data.dataset!r} has {ds.num_classes} class(es); active learning needs at least 2")
+    pool = ds.split_indices("pool")
+    if not len(pool):
+        raise SessionError(f"dataset {config.data.dataset!r} has no pool images")
+    if config.loop.oracle == "simulated" and (ds.labels[pool] == UNLABELED).any():
+        raise SessionError("the simulated oracle needs a label for every pool image, and this dataset has unlabeled ones: "
+                           "use --oracle human (or labelstudio)")
+
+
+def initial_labels(config: RunConfig, ds: Dataset) -> list[tuple[str, int]]:
+    """The initial labeled set: ``--shots`` per class (seeded) or every label the pool carries (``--initial all``)."""
+    loop = config.loop
+    if loop.initial == "all":
+        pos = ds.labeled_indices("pool")
+        ids = [ds.ids[i] for i in pos]
+    else:
+        try:
+            ids = k_shot_ids(ds, loop.shots, loop.seed)
+        except ValueError as e:
+            raise SessionError(f"{e}; lower --shots or label more images") from None
+    if not ids:
+        raise SessionError("the initial labeled set is empty: use --shots 1 or more, or a dataset with some labels")
+    y = ds.labels[ds.index_of(ids)]
+    return [(i, int(v)) for i, v in zip(ids, y)]
+
+
+def check_budget(config: RunConfig, ds: Dataset, num_labeled: int, first_round: int) -> None:
+    """Rounds ``first_round .. rounds-1`` each pick ``budget`` images: the pool must hold them."""
+    remaining = len(ds.split_indices("pool")) - num_labeled
+    need = config.loop.budget * max(0, config.loop.rounds - first_round)
+    if need > remaining:
+        raise SessionError(f"budget {config.loop.budget} × {config.loop.rounds - first_round} round(s) = {need} labels, but the pool has "
+                           f"only {remaining} unlabeled images after the {num_labeled} labeled; lower --budget or --rounds")
+
+
+def labeled_count(ds: Dataset, labeled: list[tuple[str, int]]) -> int:
+    return int(np.isin(ds.index_of([i for i, _ in labeled]), ds.split_indices("pool")).sum())

@@ -1,0 +1,111 @@
+"""A person's labels reaching the store: from a file, from Python, from Label Studio; corrections and undo.
+
+Every path ends in :func:`apply_answers`: the same rules (``_answers.plan_changes``), one store
+transaction, the same history. Nothing is written when any answer is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from ._answers import Answer, plan_changes, read_answer_file
+from ._errors import AnswerError, SessionError
+from ._faults import kill_point
+
+
+@dataclass(frozen=True)
+class LabelReport:
+    """What an import did: ``added`` new labels, ``corrected`` labels, ``unchanged`` answers; picks of ``round`` still ``missing``."""
+
+    round: int | None
+    added: int
+    corrected: int
+    unchanged: int
+    missing: int
+
+    def describe(self) -> str:
+        head = f"round {self.round}: " if self.round is not None else ""
+        text = f"{head}{self.added} label(s) added, {self.corrected} corrected, {self.unchanged} unchanged"
+        if self.round is not None:
+            text += f"; {self.missing} still missing" if self.missing else "; the batch is complete"
+        return text
+
+
+def as_answers(answers, class_names: Sequence[str]) -> list[Answer]:
+    """A label file path, ``Answer`` rows, or ``(id, class name or index)`` pairs → ``Answer`` rows."""
+    if isinstance(answers, (str, Path)):
+        return read_answer_file(Path(answers), class_names)
+    out = []
+    for n, a in enumerate(answers):
+        if isinstance(a, Answer):
+            out.append(a)
+        else:
+            sid, label = a
+            out.append(Answer(str(sid), str(label), f"answer {n}"))
+    if not out:
+        raise AnswerError("no answers given")
+    return out
+
+
+def add_labels(session, answers, *, relabel: bool, origin: str) -> LabelReport:
+    rows = as_answers(answers, session.dataset.class_names)
+    origin = str(answers) if isinstance(answers, (str, Path)) else origin
+    return apply_answers(session, rows, relabel=relabel, kind="relabel" if relabel else "label", origin=origin)
+
+
+def apply_answers(session, rows: list[Answer], *, relabel: bool, kind: str, origin: str) -> LabelReport:
+    store, ds = session.store, session.dataset
+    pending = store.pending_round()
+    current = dict(store.labels())
+    changes, unchanged = plan_changes(rows, class_names=ds.class_names, known=_known(session), current=current,
+                                      open_batch=set(pending.picks) if pending else set(), relabel=relabel)
+    if not changes:
+        missing = len([p for p in pending.picks if p not in current]) if pending else 0
+        return LabelReport(pending.round if pending else None, 0, 0, unchanged, missing)
+    kill_point("label-import")
+    missing = store.apply_labels(pending.round if pending else None, changes, kind=kind, origin=origin)
+    added = sum(c.old is None for c in changes)
+    return LabelReport(pending.round if pending else None, added, len(changes) - added, unchanged, missing)
+
+
+def _known(session) -> frozenset:
+    if not hasattr(session, "_known_ids"):
+        session._known_ids = frozenset(session.dataset.ids)
+    return session._known_ids
+
+
+def sync(session, *, relabel: bool) -> LabelReport:
+    """Pull every finished annotation from the run's Label Studio project and apply it (partial batches allowed)."""
+    if not hasattr(session.oracle, "pull"):
+        raise SessionError(f"{session.out} does not label in Label Studio (oracle {session.config.loop.oracle!r}); "
+                           f"use `activekd label` with a file")
+    pending = session.store.pending_round()
+    if pending is not None:
+        session.oracle.request(session.batch(pending.round))  # make sure the batch is there (idempotent)
+    rows = session.oracle.pull()
+    if not rows:
+        return LabelReport(pending.round if pending else None, 0, 0, 0, len(pending.picks) if pending else 0)
+    return apply_answers(session, rows, relabel=relabel, kind="sync", origin=session.config.labelstudio.url)
+
+
+def undo_last_import(session) -> tuple[dict, int]:
+    """Undo the newest import not undone yet: restore the labels it replaced, remove those it added.
+
+    Refused when a round already trained on labels it added (correct those with ``--relabel``).
+    """
+    store = session.store
+    last = store.last_import()
+    if last is None:
+        raise SessionError(f"{session.out}: no label import to undo")
+    added_rounds = {r for _, r in store.added_by(last["import_id"])}
+    trained = store.next_round() - 1
+    if any(r <= trained for r in added_rounds):
+        raise SessionError(f"round {max(added_rounds)} already trained on the labels import {last['import_id']} added; "
+                           f"correct them with `activekd label --relabel` instead")
+    reopen = next(iter(added_rounds)) - 1 if added_rounds else None
+    rec = store.round(reopen) if reopen is not None else None
+    restored = store.undo_import(last["import_id"], reopen if rec is not None and rec.status == "done" else None)
+    return last, restored
+

@@ -1,0 +1,68 @@
+"""``results.json``: the run's rounds and final figures, rebuilt from the store at any time.
+
+JSON never holds a bare ``NaN``: a figure that does not exist (no test split, no KD head) is ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from activekd._atomic import atomic_write
+
+from ._store import SessionStore
+
+RESULTS_FILE = "results.json"
+STUDENT_FILE = "student.safetensors"
+
+
+def clean_json(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by ``None``, recursively."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: clean_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean_json(v) for v in obj]
+    return obj
+
+
+def dumps(obj: Any) -> str:
+    """Strict JSON (``allow_nan=False``) of ``clean_json(obj)``."""
+    return json.dumps(clean_json(obj), indent=2, allow_nan=False)
+
+
+def build_results(store: SessionStore, config: dict, dataset: dict, teacher: str | None, total_rounds: int) -> dict:
+    """The results document of a run, from its store alone."""
+    rounds = store.rounds()
+    done = [x for x in rounds if x.status == "done" and x.round <= total_rounds]
+    final = done[-1] if done else None
+    complete = bool(final is not None and final.round == total_rounds)
+    return {
+        "config": config,
+        "dataset": dataset,
+        "teacher": teacher,
+        "rounds": [dict(x.metrics, status=x.status, picks=x.picks, checkpoint=x.checkpoint) for x in rounds],
+        "complete": complete,
+        "final": None if final is None else final.metrics,
+        "num_labels": len(store.labels()),
+        "student": STUDENT_FILE if complete and final is not None and final.checkpoint else None,
+    }
+
+
+def write_results(out: Path, results: dict) -> dict:
+    """Write ``results.json`` atomically; copy the final round's checkpoint to ``student.safetensors`` when complete."""
+    from activekd.students.io import sha256_file
+
+    from ._faults import kill_point
+
+    if results["student"]:
+        final = next(r for r in reversed(results["rounds"]) if r["round"] == results["final"]["round"])
+        src, dst = out / final["checkpoint"], out / STUDENT_FILE
+        if src.is_file() and (not dst.is_file() or sha256_file(dst) != sha256_file(src)):
+            atomic_write(dst, src.read_bytes())
+    kill_point("results-write")
+    atomic_write(out / RESULTS_FILE, dumps(results))
+    return results
