@@ -64,14 +64,8 @@ def residuals(probs: Tensor) -> Tensor:
     return r
 
 
-def badge_kmeanspp(
-    probs: Tensor,
-    features: Tensor,
-    budget: int,
-    *,
-    generator: torch.Generator,
-    chunk_size: Optional[int] = None,
-) -> Tensor:
+def badge_kmeanspp(probs: Tensor, features: Tensor, budget: int, *, generator: torch.Generator,
+                   chunk_size: Optional[int] = None) -> Tensor:
     """k-means++ seeding on the implicit gradient embeddings ``g_i = r_i (x) h_i``.
 
     Args:
@@ -98,18 +92,8 @@ def badge_kmeanspp(
     check_finite(probs, "badge probabilities", rows)
     check_finite(features, "badge features", rows)
 
-    # Filter copies (float32 when float32 products are IEEE): R_f = r, H_f = h, rounded.
-    low = probs.dtype in _LOW and features.dtype in _LOW and ieee_matmul(device)
-    fdtype = torch.float32 if low else torch.float64
-    R_f = torch.empty(n, num_classes, dtype=fdtype, device=device)
-    H_f = features if features.dtype == fdtype else torch.empty(n, dim, dtype=fdtype, device=device)
-    gsq = torch.empty(n, dtype=torch.float64, device=device)  # |g_i|^2 = |r_i|^2 |h_i|^2, exact rows
-    for a, b in row_chunks(n, rows):
-        r, h = residuals(probs[a:b]), features[a:b].double()
-        R_f[a:b] = r
-        if H_f is not features:
-            H_f[a:b] = h
-        gsq[a:b] = fixed_order_sum(r * r) * fixed_order_sum(h * h)
+    R_f, H_f, gsq = _filter_copies(probs, features, rows)
+    fdtype = R_f.dtype
     kappa_f = sq_dist_error_bound(num_classes + dim, fdtype)
     kappa_64 = sq_dist_error_bound(num_classes + dim, torch.float64)
     shrunk = gsq * (1.0 - kappa_f)
@@ -131,22 +115,45 @@ def badge_kmeanspp(
             found.append(torch.nonzero(lhs <= d2[a:b] - shrunk_p).squeeze(1).add_(a))
         cand = found[0] if len(found) == 1 else torch.cat(found)
         del rr_f, hh_f
-        idx = torch.tensor([p], device=device)
-        r_c, h_c = residuals(probs[idx])[0], features[idx].double()[0]
-        for a, b in row_chunks(cand.numel(), rows):
-            c = cand[a:b]
-            rr = fixed_order_sum(residuals(probs[c]) * r_c)
-            hh = fixed_order_sum(features[c].double() * h_c)
-            s = gsq[c] + gsq[p]
-            val = s - 2.0 * rr * hh
-            val[val <= kappa_64 * s] = 0.0  # indistinguishable from 0 (duplicates of a centre)
-            d2[c] = torch.minimum(d2[c], val)
-        d2[p] = 0.0
+        _lower_d2(d2, cand, p, probs, features, gsq, kappa_64, rows)
         nxt = sample_proportional(d2, generator)
         p = int(torch.nonzero(~taken)[0]) if nxt is None else nxt
         picks.append(p)
         taken[p] = True
     return torch.tensor(picks, dtype=torch.long, device=device)
+
+
+def _filter_copies(probs: Tensor, features: Tensor, rows: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Filter copies ``R_f = r``, ``H_f = h`` (float32 when float32 products are IEEE, else float64), and the
+    exact float64 ``|g_i|^2 = |r_i|^2 |h_i|^2`` ``[n]``."""
+    (n, num_classes), dim, device = probs.shape, features.shape[1], probs.device
+    low = probs.dtype in _LOW and features.dtype in _LOW and ieee_matmul(device)
+    fdtype = torch.float32 if low else torch.float64
+    R_f = torch.empty(n, num_classes, dtype=fdtype, device=device)
+    H_f = features if features.dtype == fdtype else torch.empty(n, dim, dtype=fdtype, device=device)
+    gsq = torch.empty(n, dtype=torch.float64, device=device)
+    for a, b in row_chunks(n, rows):
+        r, h = residuals(probs[a:b]), features[a:b].double()
+        R_f[a:b] = r
+        if H_f is not features:
+            H_f[a:b] = h
+        gsq[a:b] = fixed_order_sum(r * r) * fixed_order_sum(h * h)
+    return R_f, H_f, gsq
+
+
+def _lower_d2(d2: Tensor, cand: Tensor, p: int, probs: Tensor, features: Tensor, gsq: Tensor, kappa_64: float, rows: int) -> None:
+    """Exact float64 ``D^2_i = min(D^2_i, |g_i - g_p|^2)`` for the candidate rows ``cand``; ``D^2_p = 0``."""
+    idx = torch.tensor([p], device=probs.device)
+    r_c, h_c = residuals(probs[idx])[0], features[idx].double()[0]
+    for a, b in row_chunks(cand.numel(), rows):
+        c = cand[a:b]
+        rr = fixed_order_sum(residuals(probs[c]) * r_c)
+        hh = fixed_order_sum(features[c].double() * h_c)
+        s = gsq[c] + gsq[p]
+        val = s - 2.0 * rr * hh
+        val[val <= kappa_64 * s] = 0.0  # indistinguishable from 0 (duplicates of a centre)
+        d2[c] = torch.minimum(d2[c], val)
+    d2[p] = 0.0
 
 
 @register_strategy("badge")

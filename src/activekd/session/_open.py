@@ -21,7 +21,7 @@ from activekd.device import resolve_device
 from activekd.teachers import TeacherContext, create_teacher, embed_dataset
 
 from ._checks import check_budget, check_config, check_dataset, check_folder, initial_labels
-from ._errors import SessionError
+from ._errors import SessionError, StoreError
 from ._lock import RunLock
 from ._oracle import ORACLES, create_oracle
 from ._store import SessionStore, check_store_file
@@ -73,6 +73,9 @@ def open_session(cls, config: RunConfig, out: Path):
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     lock = RunLock(out).acquire()
+    if SessionStore.exists_in(out):
+        lock.release()
+        raise StoreError(f"{out} was started by another command meanwhile; run the command again to resume it")
     try:
         store = SessionStore.create(out)
         store.initialise({"config": config.to_json(), "dataset_fingerprint": ds.fingerprint(), "activekd_version": _version()},

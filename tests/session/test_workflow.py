@@ -1,0 +1,118 @@
+"""A labeling team's loop on real Fashion-MNIST images, through files: CSV, and Label Studio exports.
+
+run → batch file → answers (with a mistake) → label → relabel → finish → extend rounds → answers → finish;
+the labels in SQLite equal the intended final answers and each round trained on the corrected labels.
+"""
+
+import csv
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from activekd.cli import main
+
+pytestmark = pytest.mark.slow
+SMALL = ["--pool-limit", "400", "--test-limit", "200", "--repeat", "5", "--device", "cpu", "--no-progress", "--seed", "5"]
+
+
+def write_csv(batch: Path, answers: dict[str, str], dest: Path) -> Path:
+    """The batch CSV as a person returns it: the label column filled in (other columns kept)."""
+    rows = list(csv.DictReader(batch.open()))
+    with dest.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        for r in rows:
+            if r["id"] in answers:
+                w.writerow(dict(r, label=answers[r["id"]]))
+    return dest
+
+
+def write_ls_json(batch: Path, answers: dict[str, str], dest: Path) -> Path:
+    """A Label Studio JSON export of the batch's import file: each task with one annotation choosing a class."""
+    tasks = json.loads(batch.with_suffix(".labelstudio.json").read_text())
+    out = []
+    for n, t in enumerate(tasks, start=1):
+        sid = t["data"]["activekd_id"]
+        if sid in answers:
+            result = [{"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": [answers[sid]]}}]
+            out.append(dict(t, id=n, annotations=[{"id": 100 + n, "result": result, "was_cancelled": False,
+                                                   "created_at": "2026-11-25T10:00:00Z", "updated_at": "2026-11-25T10:00:00Z"}]))
+    dest.write_text(json.dumps(out))
+    return dest
+
+
+def write_ls_min(batch: Path, answers: dict[str, str], dest: Path) -> Path:
+    """A Label Studio JSON-MIN export: one flat object per annotated task."""
+    tasks = json.loads(batch.with_suffix(".labelstudio.json").read_text())
+    rows = [{"id": n, "image": t["data"]["image"], "activekd_id": t["data"]["activekd_id"], "label": answers[t["data"]["activekd_id"]],
+             "annotator": 1, "annotation_id": 100 + n, "created_at": "2026-11-25T10:00:00Z", "updated_at": "2026-11-25T10:00:00Z",
+             "lead_time": 3.2}
+            for n, t in enumerate(tasks, start=1) if t["data"]["activekd_id"] in answers]
+    dest.write_text(json.dumps(rows))
+    return dest
+
+
+def digest(labels: dict[str, int]) -> str:
+    return hashlib.sha256("\n".join(f"{i}\t{y}" for i, y in sorted(labels.items())).encode()).hexdigest()[:16]
+
+
+def store_labels(out: Path) -> dict[str, int]:
+    con = sqlite3.connect(out / "session.sqlite")
+    try:
+        return dict(con.execute("SELECT sample_id, label FROM labels"))
+    finally:
+        con.close()
+
+
+def round_metrics(out: Path) -> dict[int, dict]:
+    return {r["round"]: r for r in json.loads((out / "results.json").read_text())["rounds"]}
+
+
+@pytest.mark.parametrize("first,second", [(write_csv, write_csv), (write_ls_json, write_ls_min)], ids=["csv", "labelstudio-files"])
+def test_a_team_labels_with_a_mistake_corrects_it_extends_and_finishes(tmp_path, cache_dir, fmnist, capsys, first, second):
+    names = fmnist.class_names
+    truth = lambda sid: names[fmnist.labels[fmnist.index_of([sid])[0]]]  # noqa: E731
+    out = tmp_path / "run"
+    assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), *SMALL, "--oracle", "human", "--strategy", "margin",
+                 "--rounds", "1", "--budget", "4"]) == 0
+    initial = store_labels(out)
+    batch0 = out / "to_label" / "round_000.csv"
+    rows = list(csv.DictReader(batch0.open()))
+    assert {r["teacher_guess"] for r in rows} <= set(names) and all(0 < float(r["student_prob"]) <= 1 for r in rows)
+    assert (out / "to_label" / "classes.txt").read_text().split("\n")[:-1] == list(names)
+    picks = [r["id"] for r in rows]
+    intended = {p: truth(p) for p in picks}
+    wrong = next(n for n in names if n != intended[picks[0]])
+    answers = dict(intended, **{picks[0]: wrong})
+
+    assert main(["label", str(out), str(first(batch0, answers, tmp_path / "a0"))]) == 0
+    assert main(["label", str(out), str(first(batch0, answers, tmp_path / "a0"))]) == 0  # the same answers again: a no-op
+    assert "0 label(s) added, 0 corrected, 4 unchanged" in capsys.readouterr().out
+    assert main(["label", str(out), str(first(batch0, intended, tmp_path / "fix"))]) == 2  # a conflict needs --relabel
+    assert main(["label", str(out), str(first(batch0, intended, tmp_path / "fix")), "--relabel"]) == 0
+    assert main(["resume", str(out)]) == 0
+    res = round_metrics(out)
+    corrected = dict(initial, **{p: names.index(c) for p, c in intended.items()})
+    assert res[1]["labels_sha256"] == digest(corrected)  # round 1 trained on the corrected label
+    assert json.loads((out / "results.json").read_text())["complete"]
+
+    assert main(["resume", str(out), "--rounds", "2"]) == 0  # grow the finished run
+    batch1 = out / "to_label" / "round_001.csv"
+    picks1 = [r["id"] for r in csv.DictReader(batch1.open())]
+    assert len(picks1) == 4 and not set(picks1) & set(corrected)
+    intended.update({p: truth(p) for p in picks1})
+    assert main(["label", str(out), str(second(batch1, {p: intended[p] for p in picks1}, tmp_path / "a1"))]) == 0
+    assert main(["resume", str(out)]) == 0
+    final = dict(initial, **{p: names.index(c) for p, c in intended.items()})
+    assert store_labels(out) == final
+    res = round_metrics(out)
+    assert res[2]["labels_sha256"] == digest(final) and res[2]["num_labeled"] == len(final)
+    results = json.loads((out / "results.json").read_text())
+    assert results["complete"] and results["num_labels"] == len(final) and results["config"]["loop"]["rounds"] == 2
+    con = sqlite3.connect(out / "session.sqlite")
+    hist = con.execute("SELECT sample_id, new_label, old_label FROM label_events ORDER BY event_id").fetchall()
+    con.close()
+    assert (picks[0], names.index(intended[picks[0]]), names.index(wrong)) in hist  # the mistake is kept in the history
