@@ -5,14 +5,20 @@ from __future__ import annotations
 import itertools
 import json
 import urllib.request
-from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 
 from activekd.session._labelstudio import (
-    BatchRow, LabelFileError, LabelStudioLink, batch_tasks, choice_result, config_class_names, labeling_config,
-    local_file_url, read_export,
+    BatchRow,
+    LabelFileError,
+    LabelStudioLink,
+    batch_tasks,
+    choice_result,
+    config_class_names,
+    labeling_config,
+    local_file_url,
+    read_export,
 )
 
 CLASSES = ["cat", "dog", "bird"]
@@ -287,3 +293,12 @@ def test_pushed_image_is_served_by_label_studio(link, sdk, label_studio):
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(request, timeout=30) as r:
         assert r.status == 200 and r.read() == png.read_bytes()
+
+
+@pytest.mark.slow
+def test_a_personal_access_token_works_too(sdk, label_studio):
+    pat = sdk.tokens.create().token  # what new organisations hand out (legacy tokens are off by default)
+    assert pat != label_studio.token
+    link = LabelStudioLink(label_studio.url, pat)
+    pid = link.ensure_project("activekd pat", CLASSES)
+    assert link.push(pid, batch_tasks(_rows(1), lambda r: "/img/x.png", "t")) == 1

@@ -16,10 +16,11 @@ import csv
 import io
 import json
 import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple
 from urllib.parse import quote
 from xml.etree import ElementTree
 from xml.sax.saxutils import quoteattr
@@ -176,7 +177,9 @@ def parse_export(text: str, class_names: Sequence[str], source: str, allow_no_ta
     elif text:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         if not {"id", "annotation_id"} <= set(reader.fieldnames or ()):
-            raise LabelFileError(f"{source}: not a Label Studio export (neither JSON nor CSV with id,annotation_id columns)")
+            raise LabelFileError(
+                f"{source}: not a Label Studio export (neither JSON nor CSV with id,annotation_id columns)"
+            )
         items = list(reader)
         answers = list(_min_answers(items, source))
     else:
