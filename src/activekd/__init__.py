@@ -6,3 +6,12 @@ picks which images a person labels next.
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``activekd.load_predictor``, imported on first use (it does not import torch for ONNX)."""
+    if name == "load_predictor":
+        from activekd.export import load_predictor
+
+        return load_predictor
+    raise AttributeError(f"module 'activekd' has no attribute {name!r}")

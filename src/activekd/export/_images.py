@@ -1,0 +1,89 @@
+"""Turning what a user hands the predictor into uint8 RGB batches (numpy + PIL; no torch).
+
+Each image becomes RGB, its shorter side is resized to the model's input size ``S`` (bilinear)
+and its centre square cropped, exactly as the file-backed training loader stores images
+(``activekd.data._files._square``), so a batch stacks to uint8 ``[B, 3, S, S]``. The model's graph
+then does the student's own conversion, resizing and normalisation.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Union
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
+
+
+class UnreadableImageError(ValueError):
+    """An image file that does not exist or cannot be decoded; the message names its path."""
+
+
+class BadImageArrayError(ValueError):
+    """An array that is not a uint8 image (``[H, W]``, ``[H, W, C]`` or ``[C, H, W]``, C in 1, 3, 4)."""
+
+
+def open_rgb(path: str | os.PathLike) -> Image.Image:
+    """Decode an image file to RGB; raises :class:`UnreadableImageError` naming ``path``."""
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
+        raise UnreadableImageError(f"unreadable image {os.fspath(path)}: {e}") from None
+
+
+def array_to_pil(a: np.ndarray) -> Image.Image:
+    """uint8 ``[H, W]`` (gray), ``[H, W, C]`` or ``[C, H, W]`` (C = 1, 3 or 4) -> RGB PIL image.
+
+    A 3-D array is channels-last when its last axis has 1, 3 or 4 entries, else channels-first.
+    """
+    a = np.asarray(a)
+    if a.dtype != np.uint8:
+        raise BadImageArrayError(f"image arrays must be uint8 (0-255), got {a.dtype}; convert with (x * 255).astype(np.uint8)")
+    if a.ndim == 3 and a.shape[-1] not in (1, 3, 4) and a.shape[0] in (1, 3, 4):
+        a = np.moveaxis(a, 0, -1)
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim == 2:
+        return Image.fromarray(np.ascontiguousarray(a)).convert("RGB")
+    if a.ndim == 3 and a.shape[-1] in (3, 4):
+        return Image.fromarray(np.ascontiguousarray(a[..., :3]))
+    raise BadImageArrayError(f"cannot read an image array of shape {a.shape}; give [H, W], [H, W, C] or [C, H, W] with C in 1, 3, 4")
+
+
+def to_pil(image: ImageLike) -> Image.Image:
+    """A path, PIL image or uint8 array as an RGB PIL image."""
+    if isinstance(image, (str, os.PathLike)):
+        return open_rgb(image)
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    if hasattr(image, "__array__"):
+        return array_to_pil(np.asarray(image))
+    raise TypeError(f"cannot read an image from {type(image).__name__}; give a path, a PIL image or a uint8 array")
+
+
+def square(im: Image.Image, size: int) -> np.ndarray:
+    """RGB PIL image -> uint8 ``[3, S, S]``: shorter side resized to ``S`` (bilinear), centre crop.
+
+    The same arithmetic as the training loader (``activekd.data._files._square``).
+    """
+    im = im.convert("RGB")
+    w, h = im.size
+    s = size / min(w, h)
+    im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BILINEAR)
+    w, h = im.size
+    left, top = (w - size) // 2, (h - size) // 2
+    im = im.crop((left, top, left + size, top + size))
+    return np.moveaxis(np.asarray(im, dtype=np.uint8), -1, 0)
+
+
+def as_image_list(images) -> list:
+    """One image or many -> a list of single images (a uint8 ``[N, ...]`` 4-D array is ``N`` images)."""
+    if isinstance(images, (str, os.PathLike, Image.Image)):
+        return [images]
+    if hasattr(images, "__array__") and not isinstance(images, (list, tuple)):
+        a = np.asarray(images)
+        return list(a) if a.ndim == 4 else [a]
+    return list(images)

@@ -1,0 +1,68 @@
+"""Expanding ``activekd predict`` arguments (files, folders, globs, CSVs of paths) into images to read."""
+
+from __future__ import annotations
+
+import csv
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+class ImageSpecError(ValueError):
+    """A predict argument that names no image, folder, glob match or CSV."""
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    """One image to predict: ``id`` (as written in a CSV, or relative to a folder) and its ``path``."""
+
+    id: str
+    path: str
+
+
+def _folder(d: Path) -> list[ImageItem]:
+    files = sorted(f for f in d.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+    return [ImageItem(f.relative_to(d).as_posix(), str(f)) for f in files]
+
+
+def _csv(f: Path) -> list[ImageItem]:
+    """A CSV with a ``path`` column (and optionally ``id``); paths relative to the CSV's folder."""
+    with open(f, newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or "path" not in reader.fieldnames:
+            raise ImageSpecError(f"{f} needs a header with a 'path' column (and optionally 'id'); got {reader.fieldnames}")
+        rows = list(reader)
+    return [ImageItem(r.get("id") or r["path"], str(f.parent / r["path"])) for r in rows]
+
+
+def expand_images(specs: Sequence[str]) -> list[ImageItem]:
+    """Every image named by ``specs``, in order: a file (kept even if it will not decode), a folder
+    (its image files, recursively, sorted), a ``.csv`` of paths, or a glob pattern.
+
+    Raises :class:`ImageSpecError` for an argument that matches nothing.
+    """
+    if isinstance(specs, (str, Path)):
+        specs = [specs]
+    items: list[ImageItem] = []
+    for spec in map(str, specs):
+        p = Path(spec)
+        if p.is_dir():
+            found = _folder(p)
+            if not found:
+                raise ImageSpecError(f"{spec} has no image files ({', '.join(IMAGE_EXTENSIONS)})")
+            items += found
+        elif p.is_file() and p.suffix.lower() == ".csv":
+            items += _csv(p)
+        elif p.is_file():
+            items.append(ImageItem(spec, spec))
+        elif glob.has_magic(spec):
+            found = sorted(f for f in glob.glob(spec, recursive=True) if Path(f).is_file())
+            if not found:
+                raise ImageSpecError(f"no files match {spec!r}; check the pattern")
+            items += [ImageItem(f, f) for f in found]
+        else:
+            raise ImageSpecError(f"{spec}: no such image, folder, CSV or glob")
+    return items

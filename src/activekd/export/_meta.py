@@ -1,0 +1,64 @@
+"""What travels inside an exported student: class names, the head mix, the input contract.
+
+The same flat ``str -> str`` map is stored by every format: as ONNX ``metadata_props``, and as the
+extra file ``activekd.json`` of a TorchScript or ``torch.export`` (``.pt2``) archive.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+FORMAT_TAG = "activekd-export-v1"
+INPUT_CONTRACT = "images: uint8 [B, 3, H, W] RGB, any B, H, W"
+OUTPUT_CONTRACT = "probs: float32 [B, C] = (1 - alpha) * softmax(ce) + alpha * softmax(kd / beta)"
+HOST_PREPROCESS = "RGB; shorter side resized to input_size (bilinear), centre square crop (as the training loader)"
+
+
+class ExportError(ValueError):
+    """A user mistake in exporting or loading a deployed student (bad path, round, file)."""
+
+
+@dataclass(frozen=True)
+class ExportMetadata:
+    """Everything a deployed student needs besides its weights.
+
+    Attributes:
+        student: the student's registry name (``small-cnn``, ``resnet18``, ``timm:NAME``...).
+        class_names: ``C`` class names; output column ``j`` is ``class_names[j]``.
+        alpha, beta: the head mix folded into the graph (``activekd.heads.mix_heads``).
+        input_size: ``S``, the side the backbone sees; the graph resizes any ``H, W`` to it.
+        dataset_fingerprint: ``Dataset.fingerprint()`` of the run, when known.
+        activekd_version: the version that wrote the file.
+        source: the checkpoint the file was made from (a file name, for provenance).
+    """
+
+    student: str
+    class_names: tuple[str, ...]
+    alpha: float
+    beta: float
+    input_size: int
+    dataset_fingerprint: str | None = None
+    activekd_version: str = ""
+    source: str = ""
+
+    def to_strings(self) -> dict[str, str]:
+        """The flat string map stored in the file."""
+        return {
+            "format": FORMAT_TAG, "student": self.student, "class_names": json.dumps(list(self.class_names)),
+            "alpha": repr(float(self.alpha)), "beta": repr(float(self.beta)), "input_size": str(int(self.input_size)),
+            "dataset_fingerprint": self.dataset_fingerprint or "", "activekd_version": self.activekd_version,
+            "source": self.source, "input": INPUT_CONTRACT, "output": OUTPUT_CONTRACT, "preprocess": HOST_PREPROCESS,
+        }
+
+    @classmethod
+    def from_strings(cls, meta: dict[str, str], where: str) -> "ExportMetadata":
+        """Parse :meth:`to_strings`; ``where`` names the file in the error."""
+        if meta.get("format") != FORMAT_TAG:
+            raise ExportError(f"{where} has no activekd metadata; export it with `activekd export`")
+        return cls(
+            student=meta["student"], class_names=tuple(json.loads(meta["class_names"])), alpha=float(meta["alpha"]),
+            beta=float(meta["beta"]), input_size=int(meta["input_size"]),
+            dataset_fingerprint=meta.get("dataset_fingerprint") or None,
+            activekd_version=meta.get("activekd_version", ""), source=meta.get("source", ""),
+        )

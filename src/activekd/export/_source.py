@@ -1,0 +1,84 @@
+"""Where an export starts: a run folder (``student.safetensors``, ``checkpoints/round_NNN.safetensors``)
+or one checkpoint file, read into a student and its :class:`ExportMetadata`.
+
+The run's dataset fingerprint comes from ``results.json`` (``dataset.fingerprint``); the session's
+SQLite store is never opened.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from ._meta import ExportError, ExportMetadata
+
+log = logging.getLogger(__name__)
+
+FINAL = "student.safetensors"
+
+
+def _rounds(run: Path) -> list[str]:
+    return sorted(p.stem.removeprefix("round_") for p in (run / "checkpoints").glob("round_*.safetensors"))
+
+
+def resolve_checkpoint(path: str | Path, round: int | None = None) -> tuple[Path, Path]:
+    """``(checkpoint file, run folder)`` for a run folder (final student, or ``round``) or a checkpoint file.
+
+    The run folder of a bare checkpoint is its folder (its parent for ``checkpoints/round_NNN``).
+    """
+    p = Path(path)
+    if p.is_dir():
+        if round is None:
+            ckpt = p / FINAL
+            hint = "the run is not complete; pick a round with --round N"
+        else:
+            ckpt = p / "checkpoints" / f"round_{int(round):03d}.safetensors"
+            hint = "this round has no checkpoint"
+        if not ckpt.is_file():
+            have = ", ".join(str(int(r)) for r in _rounds(p)) or "none"
+            raise ExportError(f"{p} has no {ckpt.relative_to(p)} ({hint}; rounds with checkpoints: {have})")
+        return ckpt, p
+    if not p.is_file():
+        raise ExportError(f"{p}: no such run folder or checkpoint file")
+    if round is not None:
+        raise ExportError(f"--round needs a run folder, but {p} is a checkpoint file; drop --round or pass the run folder")
+    return p, (p.parent.parent if p.parent.name == "checkpoints" else p.parent)
+
+
+def dataset_fingerprint(run: Path) -> str | None:
+    """``dataset.fingerprint`` from ``RUN/results.json``, or ``None`` when there is none."""
+    f = run / "results.json"
+    if not f.is_file():
+        return None
+    try:
+        return (json.loads(f.read_text()).get("dataset") or {}).get("fingerprint")
+    except (OSError, ValueError, AttributeError) as e:
+        log.warning("could not read the dataset fingerprint from %s (%s)", f, e)
+        return None
+
+
+def load_source(path: str | Path, round: int | None = None):
+    """Load the student to export; returns ``(DualHeadStudent in eval mode, ExportMetadata)``."""
+    from activekd import __version__
+    from activekd.students.io import load_student
+
+    ckpt, run = resolve_checkpoint(path, round)
+    try:
+        student, info = load_student(ckpt)
+    except ValueError as e:
+        raise ExportError(f"{ckpt} is not an activekd student checkpoint ({e})") from None
+    meta = ExportMetadata(
+        student=info["student"], class_names=tuple(info["class_names"]), alpha=info["alpha"], beta=info["beta"],
+        input_size=int(student.input_size), dataset_fingerprint=dataset_fingerprint(run),
+        activekd_version=__version__, source=str(ckpt.relative_to(run)) if ckpt.is_relative_to(run) else ckpt.name,
+    )
+    return student, meta
+
+
+def load_eager(path: str | Path, round: int | None = None):
+    """A run folder or checkpoint as a backend running the PyTorch student (no export)."""
+    from ._graph import MixedProbabilities, TorchBackend
+
+    student, meta = load_source(path, round)
+    return TorchBackend(MixedProbabilities(student, meta.alpha, meta.beta).eval(), meta.to_strings())
