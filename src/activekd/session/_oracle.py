@@ -17,7 +17,7 @@ from activekd.data import UNLABELED, Dataset
 from activekd.registry import Registry
 
 from ._answers import Answer
-from ._batch import Batch, request_path, write_batch_files
+from ._batch import Batch, image_paths, request_path, write_batch_files
 from ._errors import SessionError
 from ._faults import kill_point
 
@@ -96,6 +96,8 @@ class LabelStudioOracle(FileOracle):
     def request(self, batch: Batch) -> list[dict]:
         tasks = super().request(batch)
         link, project = self._project()
+        folders = {os.path.dirname(p) for p in image_paths(self.out, self.dataset, batch.ids)}
+        link.ensure_local_storage(project, os.path.commonpath(sorted(folders)))  # Label Studio serves local files only under one
         kill_point("push")
         link.push(project, tasks)
         return tasks

@@ -35,14 +35,20 @@ def load_student(path: str | Path) -> tuple[DualHeadStudent, dict]:
 
 
 def save_student(path: str | Path, student: DualHeadStudent, metadata: dict[str, str]) -> str:
-    """Write a student checkpoint (safetensors + ``student_metadata``) atomically; returns its sha256."""
-    from safetensors.torch import save_file
+    """Write a student checkpoint (safetensors + ``student_metadata``) atomically; returns its sha256.
 
-    from activekd._atomic import atomic_path
+    The header's keys are sorted, so the same weights always give the same bytes (safetensors itself
+    writes metadata in hash-map order).
+    """
+    from safetensors.torch import save
 
-    state = {k: v.detach().cpu().contiguous() for k, v in student.state_dict().items()}
-    with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=metadata)
+    from activekd._atomic import atomic_write
+
+    data = save({k: v.detach().cpu().contiguous() for k, v in student.state_dict().items()}, metadata=metadata)
+    n = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8 : 8 + n]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)  # tensor offsets are relative to the data, which stays 8-byte aligned
+    atomic_write(path, len(header).to_bytes(8, "little") + header + data[8 + n :])
     return sha256_file(path)
 
 
