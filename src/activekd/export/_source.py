@@ -60,13 +60,15 @@ def dataset_fingerprint(run: Path) -> str | None:
 
 def load_source(path: str | Path, round: int | None = None):
     """Load the student to export; returns ``(DualHeadStudent in eval mode, ExportMetadata)``."""
+    from safetensors import SafetensorError
+
     from activekd import __version__
     from activekd.students.io import load_student
 
     ckpt, run = resolve_checkpoint(path, round)
     try:
         student, info = load_student(ckpt)
-    except ValueError as e:
+    except (ValueError, OSError, SafetensorError) as e:
         raise ExportError(f"{ckpt} is not an activekd student checkpoint ({e})") from None
     meta = ExportMetadata(
         student=info["student"], class_names=tuple(info["class_names"]), alpha=info["alpha"], beta=info["beta"],
