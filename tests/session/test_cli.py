@@ -123,8 +123,8 @@ def test_bad_input_on_an_existing_run_changes_nothing(tmp_path, cache_dir, capsy
         assert not (tmp_path / f"new-{name}" / "session.sqlite").exists()
     errs = capsys.readouterr().err
     assert "missing 5 needed sample id(s)" in errs and "9 classes, but the dataset has 10" in errs and "NaN or infinite" in errs
-    assert run(out, cache_dir, "--rounds", "1", "--budget", "7") == 2  # a different configuration
-    assert "different configuration" in capsys.readouterr().err
+    assert run(out, cache_dir, "--rounds", "1", "--shots", "2") == 2  # a different configuration (only rounds/budget may change)
+    assert "different configuration (loop.shots: 1 -> 2)" in capsys.readouterr().err
     assert run(out, cache_dir, "--rounds", "1", "--strategy", "nope") == 2
     assert db_dump(out) == before
 

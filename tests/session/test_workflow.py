@@ -116,3 +116,43 @@ def test_a_team_labels_with_a_mistake_corrects_it_extends_and_finishes(tmp_path,
     hist = con.execute("SELECT sample_id, new_label, old_label FROM label_events ORDER BY event_id").fetchall()
     con.close()
     assert (picks[0], names.index(intended[picks[0]]), names.index(wrong)) in hist  # the mistake is kept in the history
+
+
+def test_every_derived_file_is_rebuilt_from_the_store(tmp_path, cache_dir):
+    out = tmp_path / "run"
+    args = ["run", "--out", str(out), "--cache-dir", str(cache_dir), *SMALL, "--oracle", "human", "--rounds", "1", "--budget", "3"]
+    assert main(args) == 0
+    batch = out / "to_label" / "round_000.csv"
+    first = batch.read_text()
+    con = sqlite3.connect(out / "session.sqlite")
+    sha = con.execute("SELECT checkpoint_sha256 FROM rounds WHERE round = 0").fetchone()[0]
+    con.close()
+    for f in (batch, out / "results.json", out / "checkpoints" / "round_000.safetensors"):
+        f.unlink()
+    assert main(["resume", str(out)]) == 0
+    assert batch.read_text() == first
+    assert json.loads((out / "results.json").read_text())["rounds"][0]["round"] == 0
+    from activekd.students.io import sha256_file
+
+    assert sha256_file(out / "checkpoints" / "round_000.safetensors") == sha  # retrained: same seeds, same labels, same bytes
+
+
+def test_initial_all_starts_from_every_label_the_dataset_carries(tmp_path, cache_dir, fmnist):
+    """A CSV dataset with 12 of 30 images labeled: those 12 are the initial set; no test split → figures are null."""
+    rows = ["path,label"]
+    for n, i in enumerate(range(30)):
+        path = tmp_path / "img" / f"{i}.png"
+        path.parent.mkdir(exist_ok=True)
+        fmnist.images.pil(i).save(path)
+        rows.append(f"{path},{fmnist.class_names[fmnist.labels[i]] if n < 12 else ''}")
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "run"
+    assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), "--dataset", f"csv:{tmp_path / 'data.csv'}", "--image-size", "28",
+                 "--initial", "all", "--oracle", "human", "--kd", "none", "--rounds", "1", "--budget", "3", "--repeat", "2",
+                 "--device", "cpu", "--no-progress"]) == 0
+    con = sqlite3.connect(out / "session.sqlite")
+    initial = con.execute("SELECT COUNT(*), MIN(source), MAX(source) FROM labels").fetchone()
+    con.close()
+    assert initial == (12, "initial", "initial")
+    text = (out / "results.json").read_text()
+    assert "NaN" not in text and json.loads(text)["rounds"][0]["student_acc"] is None

@@ -23,7 +23,7 @@ from torch import Tensor
 from activekd.config import RunConfig
 from activekd.data import Dataset
 from activekd.select import SelectionInputs, get_strategy, select
-from activekd.students import create_student
+from activekd.students import DualHeadStudent, create_student
 from activekd.students.io import load_student, save_student, student_metadata
 from activekd.train import ImageBank, LabeledSplit, Outputs, TrainBatchSource, evaluate_student, predict, train_student
 
@@ -111,6 +111,7 @@ class ActiveSession:
         for rec in self.store.rounds():
             if on_round is not None:
                 on_round(dict(rec.metrics, resumed=True))
+        restore_checkpoint(self)
         extend_last_round(self)
         pending = self.store.pending_round()
         if pending is not None:
@@ -127,15 +128,10 @@ class ActiveSession:
 
     def run_round(self, r: int) -> dict:
         """Train, evaluate, checkpoint and (before the last round) pick; one store transaction records it."""
-        cfg, loop = self.config, self.config.loop
+        loop = self.config.loop
         data = self.round_data(r)
         t0 = time.perf_counter()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(round_seed(loop.seed, r, 0))
-            student = create_student(cfg.student.name, self.dataset.num_classes, pretrained=cfg.student.pretrained,
-                                     input_size=cfg.student.input_size)
-        losses = train_student(student, self.bank, data.train_source(), cfg.train, device=self.device,
-                               generator=torch.Generator().manual_seed(round_seed(loop.seed, r, 1)), progress=cfg.progress)
+        student, losses = self.train(data)
         kill_point("train")
         t1 = time.perf_counter()
         metrics = dict(round=r, num_labeled=len(data.labeled), **self.evaluate(student, data),
@@ -148,6 +144,17 @@ class ActiveSession:
                                                              "select": round(time.perf_counter() - t2, 3)})
         self._record(r, metrics, batch, ckpt)
         return metrics
+
+    def train(self, data: RoundData) -> tuple[DualHeadStudent, list[float]]:
+        """A fresh student (seeded by the round) trained on ``data``; returns it and the loss of every step."""
+        cfg, seed = self.config, self.config.loop.seed
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(round_seed(seed, data.round, 0))
+            student = create_student(cfg.student.name, self.dataset.num_classes, pretrained=cfg.student.pretrained,
+                                     input_size=cfg.student.input_size)
+        losses = train_student(student, self.bank, data.train_source(), cfg.train, device=self.device,
+                               generator=torch.Generator().manual_seed(round_seed(seed, data.round, 1)), progress=cfg.progress)
+        return student, losses
 
     def round_data(self, r: int) -> RoundData:
         ds = self.dataset
@@ -256,3 +263,14 @@ def extend_last_round(session) -> None:
                     status="done" if now is not None else "awaiting-labels", suggestions=batch.suggestions)
     if now is None:
         session.oracle.request(batch)
+
+
+def restore_checkpoint(session: ActiveSession) -> None:
+    """The last finished round's checkpoint, retrained (same seeds, the stored labels) when its file is missing."""
+    last = next((x for x in reversed(session.store.rounds()) if x.checkpoint), None)
+    if last is None or (session.out / last.checkpoint).is_file():
+        return
+    log.warning("round %d's checkpoint %s is missing: retraining it from the store", last.round, last.checkpoint)
+    student, _ = session.train(session.round_data(last.round))
+    rel, digest = session.save_checkpoint(student, last.round, last.metrics)
+    session.store.set_checkpoint(last.round, rel, digest)
