@@ -47,6 +47,10 @@ class StudentConfig:
     pretrained: bool = field(default=True, metadata={"help": "start from ImageNet weights when they can be had"})
     input_size: int | None = field(default=None, metadata={"help": "override the student's input side"})
 
+    def __post_init__(self) -> None:
+        if self.input_size is not None and self.input_size < 8:
+            raise ValueError(f"student input_size must be >= 8, got {self.input_size}")
+
 
 @dataclass(frozen=True)
 class LoopConfig:
@@ -71,6 +75,8 @@ class LoopConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.budget < 1:
             raise ValueError(f"budget must be >= 1, got {self.budget}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
         if not 0 <= self.alpha <= 1 or not (math.isfinite(self.beta) and self.beta > 0):
             raise ValueError(f"alpha must be in [0, 1] and beta a finite number > 0, got alpha={self.alpha}, beta={self.beta}")
         if self.initial not in INITIAL:

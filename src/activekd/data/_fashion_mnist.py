@@ -1,7 +1,8 @@
 """Fashion-MNIST (Xiao et al. 2017) from IDX files: the offline demo dataset.
 
-Looks in ``data_root``, then ``/usr/share/datasets/fashion-mnist`` (Debian's
-``dataset-fashion-mnist``), then downloads through torchvision when online.
+Looks in ``data_root`` only when one is given (downloading into it when online), else in
+``/usr/share/datasets/fashion-mnist`` (Debian's ``dataset-fashion-mnist``), then downloads through
+torchvision when online.
 Splits: training images 0-49,999 form the pool, 50,000-59,999 the ``holdout`` slice (used only
 to fit the stand-in teacher), and the 10,000 test images the test split.
 """
@@ -53,24 +54,39 @@ def _find(root: Path, stem: str) -> Path | None:
 
 
 def locate(data_root: str | None) -> Path:
-    """The folder holding the four IDX files; downloads via torchvision if nothing local has them."""
-    roots = [Path(data_root)] if data_root else []
-    roots.append(DEBIAN_DIR)
+    """The folder holding the four IDX files.
+
+    With ``data_root``, only that folder counts: it must exist, and when it lacks the files they are
+    downloaded into it (online) or an error names it; never a silent fall-back to another copy.
+    Without, Debian's folder, then a download into ``~/.cache/activekd/fashion-mnist``.
+    """
+    if data_root is not None:
+        root = Path(data_root).expanduser()
+        if not root.is_dir():
+            raise FileNotFoundError(f"--data-root {data_root} is not a folder; pass the folder holding the Fashion-MNIST "
+                                    "IDX files (*-ubyte or *-ubyte.gz), or leave --data-root out")
+        roots, target = [root], root
+    else:
+        roots, target = [DEBIAN_DIR], Path.home() / ".cache" / "activekd" / "fashion-mnist"
     for root in roots:
         if all(_find(root, s) for s in FILES.values()):
             return root
-    target = Path(data_root) if data_root else Path.home() / ".cache" / "activekd" / "fashion-mnist"
     try:
         from torchvision.datasets import FashionMNIST
 
         for train in (True, False):
             FashionMNIST(str(target), train=train, download=True)
     except Exception as e:  # offline, or a mirror is down
+        where = f"--data-root {data_root}" if data_root is not None else str(DEBIAN_DIR)
         raise FileNotFoundError(
-            f"Fashion-MNIST IDX files not found in {', '.join(map(str, roots))} and download failed ({e}). "
-            "Install Debian's dataset-fashion-mnist or pass --data-root DIR with the four *-ubyte(.gz) files."
+            f"Fashion-MNIST IDX files not found in {where} and download failed ({_one_line(e)}); "
+            "install Debian's dataset-fashion-mnist or pass --data-root DIR with the four *-ubyte(.gz) files"
         ) from None
     return target
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())[:200] or type(e).__name__
 
 
 def load_fashion_mnist(data_root: str | None = None) -> Dataset:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import logging
 import os
 from pathlib import Path
@@ -107,13 +108,17 @@ class FileSource:
         return torch.from_numpy(np.ascontiguousarray(arr[np.asarray(indices)]))
 
 
-def _keep_readable(paths: list[str], *rest: list) -> tuple[list, ...]:
+def _keep_readable(what: str, paths: list[str], *rest: list) -> tuple[list, ...]:
+    """Drop unreadable images (one warning naming them); ``what`` names the dataset when none is left."""
     ok = [_readable(p) for p in tqdm(paths, desc="checking images", unit="img", leave=False)]
     bad = [p for p, good in zip(paths, ok) if not good]
     if bad:
         shown = ", ".join(bad[:10]) + (f" (+{len(bad) - 10} more)" if len(bad) > 10 else "")
         log.warning("skipping %d unreadable image(s): %s", len(bad), shown)
     keep = [i for i, good in enumerate(ok) if good]
+    if paths and not keep:
+        raise ValueError(f"{what}: none of its {len(paths)} image(s) can be read (corrupt, truncated or missing), e.g. {shown}; "
+                         "check the files")
     return tuple([col[i] for i in keep] for col in (paths, *rest))
 
 
@@ -147,7 +152,7 @@ def load_imagefolder(root: str, *, image_size: int = 224, cache_dir: str | None 
                     splits.append(split)
     if not paths:
         raise ValueError(f"imagefolder: no images ({', '.join(IMAGE_EXTENSIONS)}) under {root}")
-    paths, labels, splits = _keep_readable(paths, labels, splits)
+    paths, labels, splits = _keep_readable(f"imagefolder:{root}", paths, labels, splits)
     ids = [Path(p).relative_to(base).as_posix() for p in paths]
     return Dataset(
         name=f"imagefolder:{root}", class_names=tuple(classes), ids=ids, labels=np.array(labels),
@@ -159,34 +164,52 @@ def load_csv(file: str, *, image_size: int = 224, cache_dir: str | None = None) 
     """A CSV with a header ``path,label[,split]``; paths relative to the CSV's folder.
 
     An empty label means unlabeled; ``split`` is one of pool/val/test (default pool). Class names
-    are the sorted distinct labels. Ids are the paths as written in the file.
+    are the sorted distinct labels. Ids are the paths as written in the file (cells are stripped of
+    surrounding blanks; a UTF-8 BOM, CRLF line ends and blank lines are fine).
     """
     f = Path(file)
     if not f.is_file():
-        raise FileNotFoundError(f"csv: {file} not found")
-    with open(f, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or not {"path", "label"} <= set(reader.fieldnames):
-            raise ValueError(f"csv: {file} needs a header with columns path,label[,split]; got {reader.fieldnames}")
-        rows = list(reader)
+        raise FileNotFoundError(f"csv: {file} not found" if not f.exists() else f"csv: {file} is not a file")
+    try:
+        text = f.read_bytes().decode("utf-8-sig")  # a UTF-8 BOM (Excel) is fine; CRLF line ends too
+    except UnicodeDecodeError:
+        raise ValueError(f"csv: {file} is not UTF-8 text (a CSV with a header path,label[,split] is expected)") from None
+    if "\x00" in text:
+        raise ValueError(f"csv: {file} is a binary file, not a CSV with a header path,label[,split]")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [(h or "").strip() for h in reader.fieldnames or []]
+    if not {"path", "label"} <= set(header):
+        raise ValueError(f"csv: {file} needs a header with columns path,label[,split]; got {','.join(header) or 'nothing'}")
+    reader.fieldnames = header
+    rows = []
+    for n, r in enumerate(reader, start=2):
+        if None in r:
+            raise ValueError(f"csv: {file} line {n}: more cells than the header has columns")
+        r = {k: (v or "").strip() for k, v in r.items()}
+        if not any(r.values()):
+            continue  # a blank line
+        if not r["path"]:
+            raise ValueError(f"csv: {file} line {n}: empty path")
+        rows.append((n, r))
     if not rows:
         raise ValueError(f"csv: {file} has no rows")
-    for n, r in enumerate(rows, start=2):
-        s = (r.get("split") or "pool").strip()
+    for n, r in rows:
+        s = r.get("split") or "pool"
         if s not in SPLITS:
             raise ValueError(f"csv: {file} line {n}: unknown split {s!r}; valid: {', '.join(SPLITS)}")
     seen: set[str] = set()
-    for n, r in enumerate(rows, start=2):
+    for n, r in rows:
         if r["path"] in seen:
             raise ValueError(f"csv: {file} line {n}: duplicate path {r['path']!r}")
         seen.add(r["path"])
+    rows = [r for _, r in rows]
     classes = sorted({r["label"].strip() for r in rows if r["label"].strip()})
     cidx = {c: i for i, c in enumerate(classes)}
     ids = [r["path"] for r in rows]
     paths = [str((f.parent / r["path"]).resolve()) for r in rows]
     labels = [cidx.get(r["label"].strip(), UNLABELED) for r in rows]
-    splits = [(r.get("split") or "pool").strip() for r in rows]
-    paths, ids, labels, splits = _keep_readable(paths, ids, labels, splits)
+    splits = [r.get("split") or "pool" for r in rows]
+    paths, ids, labels, splits = _keep_readable(f"csv:{file}", paths, ids, labels, splits)
     return Dataset(
         name=f"csv:{file}", class_names=tuple(classes), ids=ids, labels=np.array(labels, dtype=np.int64),
         splits=np.array(splits, dtype=object), images=FileSource(paths, image_size, cache_dir), paths=paths,

@@ -17,6 +17,7 @@ from activekd.data import UNLABELED, Dataset, k_shot_ids
 from activekd.registry import parse_spec
 from activekd.select import get_strategy
 from activekd.students import create_student
+from activekd.teachers._fewshot import FEW_SHOT_HEADS
 
 from ._errors import SessionError
 
@@ -24,10 +25,13 @@ FIXED_TEACHERS = ("standin", "file")
 
 
 def check_config(config: RunConfig) -> None:
-    """Names and combinations that can never work, found before anything is loaded."""
+    """Names and combinations that can never work, and a cache folder that cannot be, found before anything is loaded."""
     loop, train = config.loop, config.train
     fn = get_strategy(loop.strategy)
-    create_student(config.student.name, 2, pretrained=False)
+    _check_student(config)
+    if config.teacher.few_shot != "none" and config.teacher.few_shot not in FEW_SHOT_HEADS:
+        raise SessionError(f"unknown few-shot method {config.teacher.few_shot!r}; valid: none, {', '.join(FEW_SHOT_HEADS.names())}")
+    _check_writable_folder(config.cache_path, "--cache-dir")
     if getattr(fn, "needs_teacher", False) and not train.uses_teacher:
         raise SessionError(f"strategy {loop.strategy!r} needs a teacher, but --kd none trains without one; "
                            f"use --kd dho or another strategy")
@@ -40,12 +44,53 @@ def check_folder(out: Path) -> None:
     """``--out`` must be a folder (or nothing yet) in a place this user can write."""
     if out.exists() and not out.is_dir():
         raise SessionError(f"--out {out} is a file, not a folder; choose another --out")
-    parent = next(p for p in [out, *out.parents] if p.exists())
+    _check_writable_folder(out, "--out")
+
+
+def _check_writable_folder(path: Path, flag: str) -> None:
+    """``path`` is a folder, or can be made one: its nearest existing ancestor is a folder this user can write."""
+    if path.exists() and not path.is_dir():
+        raise SessionError(f"{flag} {path} is a file, not a folder; choose another {flag}")
+    parent = next(p for p in [path, *path.parents] if p.exists())
+    if not parent.is_dir():
+        raise SessionError(f"{flag} {path} lies under {parent}, which is a file, not a folder; choose another {flag}")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise SessionError(f"cannot write to {parent}; choose a writable --out")
+        raise SessionError(f"cannot write to {parent}; choose a writable {flag}")
+
+
+def _check_student(config: RunConfig) -> None:
+    """The student exists and, when ``--student-input-size`` is given, takes images of that size."""
+    st = config.student
+    student = create_student(st.name, 2, pretrained=False, input_size=st.input_size)
+    if st.input_size is None:
+        return
+    import torch
+
+    try:
+        with torch.no_grad():
+            student.eval()(torch.zeros(1, student.in_chans, st.input_size, st.input_size, dtype=torch.uint8))
+    except (RuntimeError, ValueError) as e:
+        reason = " ".join(str(e).split())[:160]
+        raise SessionError(f"student {st.name!r} cannot take --student-input-size {st.input_size} ({reason}); "
+                           f"use a larger size or leave it out") from None
+
+
+def check_oracle(config: RunConfig) -> None:
+    """A new run's oracle can be reached: the ``labelstudio`` one needs its SDK and an API token before round 0 trains."""
+    if config.loop.oracle != "labelstudio":
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("label_studio_sdk") is None:
+        raise SessionError("--oracle labelstudio needs label-studio-sdk: pip install 'activekd[labelstudio]' (or use --oracle human)")
+    if not os.environ.get("LABEL_STUDIO_API_KEY"):
+        raise SessionError("--oracle labelstudio: set LABEL_STUDIO_API_KEY to a Label Studio access token "
+                           "(Account & Settings → Access Token), or use --oracle human")
 
 
 def check_dataset(config: RunConfig, ds: Dataset) -> None:
+    """A new run's dataset suits the run (and its oracle can be reached: :func:`check_oracle`)."""
+    check_oracle(config)
     if ds.num_classes < 2:
         raise SessionError(f"dataset {config.data.dataset!r} has {ds.num_classes} class(es); active learning needs at least 2")
     pool = ds.split_indices("pool")

@@ -7,13 +7,16 @@ Formats:
 - ``.csv`` / ``.parquet``: a column ``id`` and ``C`` numeric columns (in class order).
 
 Probabilities (given as ``probs``, or every row non-negative and summing to 1) are turned into
-log-probabilities, which are valid logits. Every id the run needs must be present, the class count
+log-probabilities, which are valid logits; ``probs`` rows must each sum to 1 (± 1e-3). A UTF-8 BOM
+and CRLF line ends in a ``.csv`` are fine; a file that cannot be read is one clear error. Every id the run needs must be present, the class count
 must match the dataset and every value must be finite; otherwise a clear error is raised.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import zipfile
 from pathlib import Path
 from typing import Sequence
 
@@ -28,7 +31,33 @@ class TeacherFileError(ValueError):
 
 
 def _read(path: Path, dataset_ids: Sequence[str]) -> tuple[list[str], np.ndarray, bool]:
-    """-> (ids, values [N, C] float64, values_are_probs)."""
+    """-> (ids, values [N, C] float64, values_are_probs); a file numpy/pyarrow cannot read is one clear error."""
+    if path.stat().st_size == 0:
+        raise TeacherFileError(f"teacher file {path} is empty")
+    try:
+        return _read_any(path, dataset_ids)
+    except TeacherFileError:
+        raise
+    except (OSError, EOFError, ValueError, TypeError, KeyError, zipfile.BadZipFile) as e:
+        if "allow_pickle" in str(e):
+            raise TeacherFileError(f"teacher file {path} holds Python objects (pickled arrays are not read); "
+                                   "save ids as strings, e.g. np.array(ids, dtype=str), and values as floats") from None
+        raise TeacherFileError(f"teacher file {path} cannot be read as {path.suffix.lower() or 'a known type'} "
+                               f"(truncated or not that format?): {_one_line(e)}") from None
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())[:200] or type(e).__name__
+
+
+def _floats(path: Path, what: str, arr) -> np.ndarray:
+    try:
+        return np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise TeacherFileError(f"{path}: {what} must be numbers ({_one_line(e)})") from None
+
+
+def _read_any(path: Path, dataset_ids: Sequence[str]) -> tuple[list[str], np.ndarray, bool]:
     suf = path.suffix.lower()
     if suf == ".npz":
         with np.load(path, allow_pickle=False) as z:
@@ -37,33 +66,39 @@ def _read(path: Path, dataset_ids: Sequence[str]) -> tuple[list[str], np.ndarray
             key = "logits" if "logits" in z else "probs" if "probs" in z else None
             if key is None:
                 raise TeacherFileError(f"{path}: .npz needs a 'logits' or 'probs' array; has {sorted(z.files)}")
-            return [str(i) for i in z["ids"].tolist()], np.asarray(z[key], dtype=np.float64), key == "probs"
+            return _ids(path, z["ids"]), _floats(path, repr(key), z[key]), key == "probs"
     if suf == ".npy":
         arr = np.load(path, allow_pickle=False)
         if arr.dtype.names:
             key = "logits" if "logits" in arr.dtype.names else "probs" if "probs" in arr.dtype.names else None
             if "id" not in arr.dtype.names or key is None:
                 raise TeacherFileError(f"{path}: structured .npy needs fields 'id' and 'logits' or 'probs'; has {arr.dtype.names}")
-            return [str(i) for i in arr["id"].tolist()], np.asarray(arr[key], dtype=np.float64), key == "probs"
+            return _ids(path, arr["id"]), _floats(path, repr(key), arr[key]), key == "probs"
         if arr.ndim != 2 or arr.shape[0] != len(dataset_ids):
             raise TeacherFileError(
                 f"{path}: a plain .npy must be [N, C] with one row per dataset sample (N = {len(dataset_ids)}); got {arr.shape}"
             )
-        return list(dataset_ids), arr.astype(np.float64), False
+        return list(dataset_ids), _floats(path, "the values", arr), False
     if suf in (".csv", ".parquet"):
         if suf == ".csv":
-            with open(path, newline="") as fh:
-                rows = list(csv.reader(fh))
+            try:
+                text = path.read_bytes().decode("utf-8-sig")  # a BOM (Excel) and CRLF line ends are fine
+            except UnicodeDecodeError:
+                raise TeacherFileError(f"{path}: not UTF-8 text (a .csv with a header id,<one column per class> is expected)") from None
+            rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text, newline="")) if any(c.strip() for c in r)]
             if not rows or rows[0][:1] != ["id"]:
-                raise TeacherFileError(f"{path}: .csv needs a header whose first column is 'id'")
+                raise TeacherFileError(f"{path}: .csv needs a header whose first column is 'id' (then one column per class)")
             body = rows[1:]
+            if not body:
+                raise TeacherFileError(f"{path}: .csv has a header but no rows")
+            bad = next((n for n, r in enumerate(body, start=2) if len(r) != len(rows[0])), None)
+            if bad is not None:
+                raise TeacherFileError(f"{path}: row {bad} has {len(body[bad - 2])} cells, the header {len(rows[0])}")
             ids = [r[0] for r in body]
             try:
                 vals = np.array([[float(v) for v in r[1:]] for r in body], dtype=np.float64)
             except ValueError as e:
                 raise TeacherFileError(f"{path}: non-numeric value ({e})") from None
-            if body and any(len(r) != len(rows[0]) for r in body):
-                raise TeacherFileError(f"{path}: rows have different numbers of columns")
         else:
             try:
                 import pyarrow.parquet as pq
@@ -74,19 +109,30 @@ def _read(path: Path, dataset_ids: Sequence[str]) -> tuple[list[str], np.ndarray
                 raise TeacherFileError(f"{path}: .parquet needs an 'id' column")
             ids = [str(i) for i in table.column("id").to_pylist()]
             cols = [c for c in table.column_names if c != "id"]
-            vals = np.stack([table.column(c).to_numpy().astype(np.float64) for c in cols], axis=1) if cols else np.zeros((len(ids), 0))
-        return ids, vals.reshape(len(ids), -1), False
+            vals = np.stack([_floats(path, f"column {c!r}", table.column(c).to_numpy()) for c in cols], axis=1) if cols else np.zeros((len(ids), 0))
+        return ids, vals, False
     raise TeacherFileError(f"{path}: unsupported teacher file type {suf!r}; use .npz, .npy, .csv or .parquet")
+
+
+def _ids(path: Path, arr: np.ndarray) -> list[str]:
+    if arr.ndim != 1:
+        raise TeacherFileError(f"{path}: ids must be a 1-D array of sample ids; got shape {arr.shape}")
+    return [str(i) for i in arr.tolist()]
 
 
 def load_teacher_file(path: str | Path, *, dataset_ids: Sequence[str], needed_ids: Sequence[str], num_classes: int) -> TableTeacher:
     """Read and validate a precomputed teacher file; see the module docstring for formats."""
     path = Path(path)
     if not path.is_file():
-        raise TeacherFileError(f"teacher file {path} not found")
+        raise TeacherFileError(f"teacher file {path} {'is not a file' if path.exists() else 'not found'}")
     ids, vals, probs = _read(path, dataset_ids)
-    if vals.ndim != 2 or vals.shape[1] != num_classes:
-        raise TeacherFileError(f"{path}: {vals.shape[1] if vals.ndim == 2 else '?'} classes, but the dataset has {num_classes}")
+    if vals.ndim != 2:
+        raise TeacherFileError(f"{path}: teacher values must be a 2-D [N, C] array (one row per sample, one column per class); "
+                               f"got shape {vals.shape}")
+    if len(ids) != len(vals):
+        raise TeacherFileError(f"{path}: {len(ids)} ids but {len(vals)} rows of values")
+    if vals.shape[1] != num_classes:
+        raise TeacherFileError(f"{path}: {vals.shape[1]} classes, but the dataset has {num_classes}")
     if not np.isfinite(vals).all():
         bad = int((~np.isfinite(vals)).any(axis=1).sum())
         raise TeacherFileError(f"{path}: {bad} row(s) contain NaN or infinite values")
@@ -101,6 +147,11 @@ def load_teacher_file(path: str | Path, *, dataset_ids: Sequence[str], needed_id
     if probs:
         if (vals < 0).any():
             raise TeacherFileError(f"{path}: probabilities must be non-negative")
+        sums = vals.sum(axis=1)
+        off = np.flatnonzero(~np.isclose(sums, 1.0, atol=1e-3))
+        if len(off):
+            raise TeacherFileError(f"{path}: {len(off)} row(s) of probabilities do not sum to 1 (e.g. row {off[0]} sums to "
+                                   f"{sums[off[0]]:.4g}); give normalised probabilities, or logits")
         vals = np.log(np.clip(vals, 1e-12, None))
     return TableTeacher(f"file:{path}", ids, torch.from_numpy(vals.astype(np.float32)))
 
