@@ -46,8 +46,9 @@ def read_answer_file(path: Path, class_names: Sequence[str]) -> list[Answer]:
 
 
 def _is_labelstudio_csv(text: str) -> bool:
-    header = next(csv.reader(io.StringIO(text)), [])
-    return "activekd_id" in [h.strip() for h in header]
+    """A Label Studio CSV export: it carries ``activekd_id`` (our tasks) or ``annotation_id`` (any project's export)."""
+    header = {h.strip() for h in next(csv.reader(io.StringIO(text)), [])}
+    return bool(header & {"activekd_id", "annotation_id"})
 
 
 def _from_labelstudio(path: Path, class_names: Sequence[str]) -> list[Answer]:
@@ -57,6 +58,8 @@ def _from_labelstudio(path: Path, class_names: Sequence[str]) -> list[Answer]:
         pairs = read_export(path, list(class_names))
     except LabelFileError as e:
         raise AnswerError(str(e)) from None
+    if not pairs:
+        raise AnswerError(f"{path} holds no answers (no task of the export has a class chosen)")
     return [Answer(sid, label, f"{path} (Label Studio task for {sid!r})") for sid, label in pairs]
 
 
