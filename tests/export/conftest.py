@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ STUDENTS = [n if n != "timm" else "timm:test_vit" for n in list_students()]
 SIZES = {"small-cnn": None}  # the others at 32 px to keep the tests fast
 
 
-@lru_cache(maxsize=None)
+@cache
 def make_student(name: str, seed: int = 0):
     """A seeded random student, made input-sensitive and far from uniform.
 

@@ -80,7 +80,7 @@ def test_predictor_inputs(exported, fmnist_images, spec):
 def test_metadata_round_trips(exported, spec):
     from activekd import __version__
 
-    name, fmt, pred = exported
+    name, _, pred = exported
     m = pred.metadata
     assert pred.class_names == spec.classes
     assert (m.student, m.alpha, m.beta) == (name, spec.alpha, spec.beta)
@@ -92,7 +92,7 @@ def test_metadata_round_trips(exported, spec):
 
 def test_tolerance_catches_a_wrong_mix(exported, fmnist_images, spec):
     """The comparison can fail: a student mixed with alpha 0.5 instead of the run's 0.3 is far off."""
-    name, fmt, pred = exported
+    name, _, pred = exported
     wrong = reference(spec, spec.make_student(name), fmnist_images, alpha=0.5)
     got = pred.run(fmnist_images.expand(-1, 3, -1, -1).contiguous().numpy())
     assert np.abs(got - wrong).max() > 10 * ATOL["onnx"]

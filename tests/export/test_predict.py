@@ -11,7 +11,13 @@ import torch
 from PIL import Image
 
 from activekd.export import (
-    ExportError, ImageSpecError, UnreadableImageError, expand_images, export_student, load_predictor, predict_images,
+    ExportError,
+    ImageSpecError,
+    UnreadableImageError,
+    expand_images,
+    export_student,
+    load_predictor,
+    predict_images,
 )
 from activekd.registry import UnknownNameError
 

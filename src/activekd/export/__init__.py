@@ -18,7 +18,7 @@ from ._inputs import IMAGE_EXTENSIONS, ImageSpecError, expand_images
 from ._meta import ExportError, ExportMetadata
 from ._predict import Prediction, Predictor, PredictReport, load_predictor, predict_images
 
-__all__ = [
+__all__ = [  # noqa: RUF022 (grouped: constants, errors and types, functions)
     "FORMATS", "IMAGE_EXTENSIONS", "BadImageArrayError", "ExportError", "ExportFormat", "ExportMetadata",
     "ImageSpecError", "Prediction", "PredictReport", "Predictor", "UnreadableImageError", "expand_images",
     "export_student", "get_format", "list_formats", "load_predictor", "predict_images", "register_format",

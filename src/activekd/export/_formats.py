@@ -9,9 +9,10 @@ predictor runs where only ``onnxruntime`` is installed; each format imports its 
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 

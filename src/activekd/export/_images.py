@@ -9,12 +9,11 @@ then does the student's own conversion, resizing and normalisation.
 from __future__ import annotations
 
 import os
-from typing import Union
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-ImageLike = Union[str, os.PathLike, Image.Image, np.ndarray]
+ImageLike = str | os.PathLike | Image.Image | np.ndarray
 
 
 class UnreadableImageError(ValueError):

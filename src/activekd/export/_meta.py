@@ -52,7 +52,7 @@ class ExportMetadata:
         }
 
     @classmethod
-    def from_strings(cls, meta: dict[str, str], where: str) -> "ExportMetadata":
+    def from_strings(cls, meta: dict[str, str], where: str) -> ExportMetadata:
         """Parse :meth:`to_strings`; ``where`` names the file in the error."""
         if meta.get("format") != FORMAT_TAG:
             raise ExportError(f"{where} has no activekd metadata; export it with `activekd export`")
