@@ -67,3 +67,12 @@ def test_checkpoint_round_trip(tmp_path):
     x = torch.randint(0, 256, (2, 1, 28, 28), dtype=torch.uint8)
     assert torch.allclose(s(x)[0], t(x)[0])
     assert info == {"student": "small-cnn", "class_names": ["a", "b", "c"], "alpha": 0.25, "beta": 2.0}
+
+
+def test_a_timm_model_with_a_conv_head_pools_wider_than_num_features():
+    """MobileNetV3's conv head widens the pooled features (288 -> 1024): the heads must take the real width."""
+    import torch
+
+    student = create_student("timm:mobilenetv3_small_050", 3, pretrained=False, input_size=32)
+    ce, kd, h = student.eval()(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
+    assert ce.shape == kd.shape == (2, 3) and h.shape == (2, student.feature_dim) and student.feature_dim == 1024

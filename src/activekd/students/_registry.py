@@ -131,4 +131,5 @@ def _timm(arg, num_classes: int, *, pretrained: bool, input_size: int | None) ->
     in_chans = int(cfg.get("input_size", (3,))[0]) if cfg.get("input_size") else 3
     mean = tuple(cfg.get("mean", (0.485, 0.456, 0.406)))[:in_chans]
     std = tuple(cfg.get("std", (0.229, 0.224, 0.225)))[:in_chans]
-    return DualHeadStudent(net, net.num_features, num_classes, input_size=size, in_chans=in_chans, mean=mean, std=std)
+    width = getattr(net, "head_hidden_size", None) or net.num_features  # conv-head models (MobileNetV3) pool wider than num_features
+    return DualHeadStudent(net, width, num_classes, input_size=size, in_chans=in_chans, mean=mean, std=std)
