@@ -226,6 +226,47 @@ def cmd_list(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(ns: argparse.Namespace) -> int:
+    from activekd.export import export_student
+
+    path = export_student(ns.run, ns.format, ns.out, round=ns.round)
+    print(f"exported {ns.run} ({ns.format}) to {path}: uint8 RGB [B, 3, H, W] in, class probabilities out")
+    return 0
+
+
+def cmd_predict(ns: argparse.Namespace) -> int:
+    from activekd.export import predict_images
+
+    if ns.top_k < 1:
+        raise ValueError(f"--top-k must be >= 1, got {ns.top_k}")
+    report = predict_images(ns.model, ns.images, out=ns.out, top_k=ns.top_k, batch_size=ns.batch_size, progress=ns.progress)
+    for path in report.unreadable:
+        print(f"activekd: skipped unreadable image {path}", file=sys.stderr)
+    print(f"{len(report.predictions)} image(s) predicted" + (f", {len(report.unreadable)} unreadable" if report.unreadable else "")
+          + (f": {report.out}" if report.out else ""))
+    if report.out is None:
+        for p in report.predictions:
+            print(p.path, *(f"{c}={q:.3f}" for c, q in zip(p.classes, p.probs)), sep="\t")
+    return 0
+
+
+def _add_deploy_commands(sub) -> None:
+    ex = sub.add_parser("export", help="one self-contained file of the trained student (ONNX, TorchScript or torch.export)")
+    ex.add_argument("run", help="run folder (its final student) or a student checkpoint (.safetensors)")
+    ex.add_argument("--format", required=True, help="onnx | torchscript | pt2")
+    ex.add_argument("--out", required=True, help="file to write")
+    ex.add_argument("--round", type=int, default=None, help="export round N's checkpoint instead of the final student")
+    ex.set_defaults(func=cmd_export)
+    pr = sub.add_parser("predict", help="classify images with an exported model or a run folder")
+    pr.add_argument("model", help="an exported file (.onnx, .pt2, .pt) or a run folder")
+    pr.add_argument("images", nargs="+", help="image files, folders, globs, or a CSV with a path column")
+    pr.add_argument("--out", default=None, help="CSV to write (id, path, top-k classes and probabilities); default: print")
+    pr.add_argument("--top-k", type=int, default=1, help="classes per image (default 1)")
+    pr.add_argument("--batch-size", type=int, default=64, help="images per forward pass")
+    pr.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    pr.set_defaults(func=cmd_predict)
+
+
 def _add_resume_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("out", help="run folder")
     p.add_argument("--rounds", type=int, default=None, help="raise the number of rounds (extends a finished run)")
@@ -237,8 +278,17 @@ def _add_resume_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(_flag(SECTIONS[-1][2][f.name]), dest=_dest("labelstudio", f.name), default=None, help=f.metadata["help"])
 
 
+class UsageError(ValueError):
+    """A command line argparse cannot parse (told in one line, like every other user mistake)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
 def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="activekd", description="Active learning with knowledge distillation from a vision-language teacher. "
+    p = _Parser(prog="activekd", description="Active learning with knowledge distillation from a vision-language teacher. "
                                 "With no arguments: the offline Fashion-MNIST demo.")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = p.add_subparsers(dest="command")
@@ -270,8 +320,9 @@ def make_parser() -> argparse.ArgumentParser:
     em = sub.add_parser("embed", help="compute and cache a VLM teacher's image embeddings ahead of runs")
     add_config_args(em)
     em.set_defaults(func=cmd_embed)
-    ls = sub.add_parser("list", help="list datasets, teachers, students and strategies")
+    ls = sub.add_parser("list", help="list datasets, teachers, students, strategies and oracles")
     ls.set_defaults(func=cmd_list)
+    _add_deploy_commands(sub)
     return p
 
 
@@ -280,15 +331,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser()
     if not argv or argv[0] in ("-v", "--verbose") and len(argv) == 1:
         argv = argv + ["demo"]
-    ns = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if ns.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    try:
+        ns = parser.parse_args(argv)
+    except UsageError as e:
+        print(f"activekd: error: {e}", file=sys.stderr)
+        return 2
+    # activekd's own messages at INFO; other libraries' only from WARNING up (their INFO chatter is not for users)
+    logging.basicConfig(level=logging.DEBUG if ns.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
                         if ns.verbose else "%(message)s")
+    logging.getLogger("activekd").setLevel(logging.DEBUG if ns.verbose else logging.INFO)
     if ns.command is None:
         parser.print_help()
         return 2
     try:
         return ns.func(ns)
-    except (ValueError, KeyError, FileNotFoundError, ImportError) as e:
+    except (ValueError, KeyError, OSError, ImportError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"activekd: error: {msg}", file=sys.stderr)
         return 2

@@ -362,8 +362,6 @@ def test_out_in_an_unwritable_folder_as_seen_by_access(tmp_path, world, capsys, 
     assert not (ro / "run").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py: argparse errors print a usage line plus 'activekd run: error:' and raise "
-                                       "SystemExit; the parser's error() should print one 'activekd: error:' line and exit 2")
 def test_unparsable_number(world, tmp_path, capsys):
     out = tmp_path / "run"
     try:
@@ -374,8 +372,6 @@ def test_unparsable_number(world, tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="teachers/_base.py: TeacherConfig.__post_init__ lets tip_alpha=nan through "
-                                       "(`nan < 0` is False); it should require a finite tip_alpha >= 0")
 def test_tip_alpha_nan(world, tmp_path, capsys):
     out = tmp_path / "run"
     rc, err = cli(capsys, "run", "--out", out, *base_args(world), *FAST, "--tip-alpha", "nan")
@@ -383,8 +379,6 @@ def test_tip_alpha_nan(world, tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="teachers/_embed.py: TeacherWeightsError subclasses RuntimeError, which the CLI does "
-                                       "not catch (traceback); it should subclass ValueError")
 def test_hf_teacher_folder_missing(world, tmp_path, capsys):
     out = tmp_path / "run"
     try:
@@ -578,8 +572,6 @@ def test_a_folder_without_a_valid_store_is_refused_untouched(world, good_run, tm
         assert not (d / "session.sqlite").is_file()
 
 
-@pytest.mark.xfail(strict=True, reason="session/_store.py: check_store_file puts PRAGMA quick_check's multi-line report into "
-                                       "the message (two stderr lines); join it into one line")
 def test_a_store_with_a_corrupt_page_is_refused_in_one_line(good_run, tmp_path, capsys):
     d = tmp_path / "run"
     shutil.copytree(good_run, d)
@@ -592,8 +584,6 @@ def test_a_store_with_a_corrupt_page_is_refused_in_one_line(good_run, tmp_path, 
     assert (d / "session.sqlite").read_bytes() == bytes(data)
 
 
-@pytest.mark.xfail(strict=True, reason="session/_store.py: SessionStore.config() lets json.JSONDecodeError out (a message "
-                                       "without the store's path); and RunConfig.from_dict raises TypeError on an unknown field")
 def test_a_store_with_an_unreadable_config_is_refused(good_run, tmp_path, capsys):
     d = tmp_path / "run"
     shutil.copytree(good_run, d)

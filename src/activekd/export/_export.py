@@ -42,5 +42,5 @@ def export_student(checkpoint_or_run: str | Path, fmt: str, out: str | Path, *, 
     out = Path(out)
     with torch.no_grad(), atomic_path(out, suffix=f.suffix) as tmp:
         f.save(module, example_batch(meta.input_size), meta.to_strings(), tmp)
-    log.info("exported %s (%s, %d classes) to %s", meta.source, f.name, len(meta.class_names), out)
+    log.debug("exported %s (%s, %d classes) to %s", meta.source, f.name, len(meta.class_names), out)
     return out

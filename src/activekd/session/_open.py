@@ -20,7 +20,7 @@ from activekd.data import Dataset, create_dataset, limit_split
 from activekd.device import resolve_device
 from activekd.teachers import TeacherContext, create_teacher, embed_dataset
 
-from ._checks import check_budget, check_config, check_dataset, check_folder, initial_labels
+from ._checks import check_budget, check_config, check_dataset, check_folder, check_oracle, initial_labels
 from ._errors import SessionError, StoreError
 from ._lock import RunLock
 from ._oracle import ORACLES, create_oracle
@@ -40,7 +40,11 @@ def load_dataset(config: RunConfig) -> Dataset:
 def read_stored_config(out: Path) -> RunConfig:
     """The configuration a run folder holds (read-only; the store is checked first)."""
     with SessionStore.open(out, readonly=True) as store:
-        return RunConfig.from_dict(store.config())
+        raw = store.config()
+    try:
+        return RunConfig.from_dict(raw)
+    except (TypeError, ValueError, AttributeError) as e:
+        raise StoreError(f"{out}: its stored configuration does not fit this activekd ({e}); use the activekd that made it") from None
 
 
 def stored_config(out: Path, changes: dict) -> RunConfig:
@@ -63,6 +67,7 @@ def open_session(cls, config: RunConfig, out: Path):
     device = resolve_device(config.device)
     if SessionStore.exists_in(out):
         return _open_existing(cls, config, out, device)
+    check_oracle(config)
     ds = load_dataset(config)
     check_dataset(config, ds)
     initial = initial_labels(config, ds)

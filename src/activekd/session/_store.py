@@ -93,7 +93,7 @@ def check_store_file(path: Path) -> None:
         raise StoreError(f"{path} was written by a newer activekd (store schema {version}, this one reads {SCHEMA_VERSION}); upgrade activekd")
     try:
         with _connect(path, readonly=True) as conn:
-            bad = conn.execute("PRAGMA quick_check").fetchone()[0]
+            bad = "; ".join(r[0] for r in conn.execute("PRAGMA quick_check(5)")).replace("\n", " ")
     except sqlite3.DatabaseError as e:
         raise StoreError(f"{path} is corrupt ({e}); restore it from a backup or start a new --out") from None
     if bad != "ok":
@@ -174,7 +174,10 @@ class SessionStore(LabelLedger):
         raw = self.get_meta("config")
         if raw is None:
             raise StoreError(f"{self.path} holds no configuration")
-        return json.loads(raw)
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            raise StoreError(f"{self.path}: its stored configuration is not readable JSON; the store is damaged") from None
 
     def replace_config(self, old: str, new: str) -> None:
         """Compare-and-set the stored config JSON (a run extended with more rounds)."""

@@ -7,6 +7,8 @@ The session computes a teacher's logits once per fit and caches them, never per 
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, Sequence, runtime_checkable
@@ -62,7 +64,7 @@ class TeacherConfig:
             raise ValueError(f"teacher embed_workers must be >= 0, got {self.embed_workers}")
         if self.few_shot_epochs is not None and self.few_shot_epochs < 1:
             raise ValueError(f"teacher few_shot_epochs must be >= 1, got {self.few_shot_epochs}")
-        if self.tip_alpha < 0 or not self.tip_beta > 0:
+        if not (math.isfinite(self.tip_alpha) and self.tip_alpha >= 0 and math.isfinite(self.tip_beta) and self.tip_beta > 0):
             raise ValueError(f"teacher tip_alpha must be >= 0 and tip_beta > 0, got {self.tip_alpha}, {self.tip_beta}")
 
 

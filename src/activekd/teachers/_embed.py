@@ -48,7 +48,7 @@ CACHE_FORMAT = 1
 MAX_SHARDS = 16
 
 
-class TeacherWeightsError(RuntimeError):
+class TeacherWeightsError(ValueError):
     """The weights of a vision-language model cannot be had (offline, unknown tag, missing file)."""
 
 
