@@ -15,6 +15,7 @@ from activekd._atomic import atomic_write
 from ._store import SessionStore
 
 RESULTS_FILE = "results.json"
+SCHEMA = 2  # 2: seconds per phase, per-class accuracy, confusion matrix, agreement signals, no NaN
 STUDENT_FILE = "student.safetensors"
 
 
@@ -41,6 +42,7 @@ def build_results(store: SessionStore, config: dict, dataset: dict, teacher: str
     final = done[-1] if done else None
     complete = bool(final is not None and final.round == total_rounds)
     return {
+        "schema": SCHEMA,
         "config": config,
         "dataset": dataset,
         "teacher": teacher,

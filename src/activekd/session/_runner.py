@@ -34,6 +34,7 @@ from ._lock import RunLock
 from ._open import open_session, stored_config
 from ._oracle import Oracle
 from ._results import build_results, write_results
+from ._signals import agreement_signals
 from ._store import SessionStore
 from ._teacher_logits import TeacherLogits
 
@@ -64,6 +65,20 @@ class RoundData:
         t = self.teacher
         return TrainBatchSource(self.labeled_pos, self.labels, self.unlabeled_pos,
                                 None if t is None else t[self.labeled_pos], None if t is None else t[self.unlabeled_pos])
+
+
+class PhaseClock:
+    """Seconds per phase of a round: ``lap(phase, value)`` books the time since the last lap and returns ``value``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, phase: str, value=None):
+        now = time.perf_counter()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self._t, 3)
+        self._t = now
+        return value
 
 
 @dataclass
@@ -128,20 +143,21 @@ class ActiveSession:
 
     def run_round(self, r: int) -> dict:
         """Train, evaluate, checkpoint and (before the last round) pick; one store transaction records it."""
-        loop = self.config.loop
-        data = self.round_data(r)
-        t0 = time.perf_counter()
-        student, losses = self.train(data)
+        loop, clock = self.config.loop, PhaseClock()
+        data = clock.lap("teacher", self.round_data(r))
+        student, losses = clock.lap("train", self.train(data))
         kill_point("train")
-        t1 = time.perf_counter()
         metrics = dict(round=r, num_labeled=len(data.labeled), **self.evaluate(student, data),
                        train_loss=float(np.mean(losses[-20:])), labels_sha256=data.labels_digest())
         kill_point("evaluate")
-        t2 = time.perf_counter()
-        ckpt = self.save_checkpoint(student, r, metrics) if loop.checkpoints or r == loop.rounds else (None, None)
-        batch = pick_batch(self, student, data, metrics) if r < loop.rounds else Batch(r, (), {})
-        metrics.update(num_picked=len(batch.ids), seconds={"train": round(t1 - t0, 3), "evaluate": round(t2 - t1, 3),
-                                                             "select": round(time.perf_counter() - t2, 3)})
+        clock.lap("evaluate")
+        ckpt = clock.lap("checkpoint", self.save_checkpoint(student, r, metrics) if loop.checkpoints or r == loop.rounds else (None, None))
+        pool = self.predict(student, data.unlabeled_pos, "pool inference")
+        t_pool = None if data.teacher is None else data.teacher[data.unlabeled_pos]
+        metrics.update(agreement_signals(self.out, r, data.unlabeled_pos, pool.probs(metrics["alpha"], metrics["beta"]), t_pool))
+        clock.lap("inference")
+        batch = clock.lap("select", pick_batch(self, student, data, metrics, pool) if r < loop.rounds else Batch(r, (), {}))
+        metrics.update(num_picked=len(batch.ids), seconds=clock.seconds)
         self._record(r, metrics, batch, ckpt)
         return metrics
 
@@ -218,14 +234,19 @@ class ActiveSession:
         return add_labels(self, answers, relabel=relabel, origin=origin)
 
 
-def pick_batch(session: ActiveSession, student, data: RoundData, metrics: dict) -> Batch:
-    """Round ``data.round``'s picks from the unlabeled pool, with suggestions when a person will label them."""
+def pick_batch(session: ActiveSession, student, data: RoundData, metrics: dict, pool: Outputs | None = None) -> Batch:
+    """Round ``data.round``'s picks from the unlabeled pool, with suggestions when a person will label them.
+
+    ``pool``: the student's outputs on ``data.unlabeled_pos`` when already computed.
+    """
     cfg, ds = session.config, session.dataset
     budget = cfg.loop.budget
     if budget > len(data.unlabeled_pos):
         raise SessionError(f"budget {budget} is larger than the remaining pool ({len(data.unlabeled_pos)} images)")
     outputs = getattr(get_strategy(cfg.loop.strategy), "needs_outputs", True)
-    po = session.predict(student, data.unlabeled_pos, "pool inference") if outputs else _zeros(len(data.unlabeled_pos), student)
+    if pool is None:
+        pool = session.predict(student, data.unlabeled_pos, "pool inference") if outputs else _zeros(len(data.unlabeled_pos), student)
+    po = pool
     lo = session.predict(student, data.labeled_pos, "labeled inference") if outputs else _zeros(len(data.labeled_pos), student)
     t_pool = None if data.teacher is None else data.teacher[data.unlabeled_pos]
     inputs = SelectionInputs(

@@ -70,4 +70,20 @@ def evaluate_student(student, bank, cfg: TrainConfig, *, val: LabeledSplit | Non
         out["kd_acc"] = accuracy(to.kd, test.labels) if cfg.kd == "dho" else nan  # other modes leave the KD head untrained
         if teacher_test is not None:
             out["teacher_acc"] = accuracy(teacher_test, test.labels)
+        conf = confusion_matrix(to.probs(out["alpha"], out["beta"]), test.labels)
+        out["confusion"] = conf.tolist()
+        out["per_class_acc"] = per_class_accuracy(conf)
     return out
+
+
+def confusion_matrix(scores: Tensor, labels: Tensor) -> Tensor:
+    """``[C, C]`` counts: row = true class, column = predicted class (argmax of ``scores`` ``[n, C]``)."""
+    c = scores.shape[1]
+    pred = scores.argmax(dim=1).cpu()
+    return torch.bincount(labels.cpu() * c + pred, minlength=c * c).reshape(c, c)
+
+
+def per_class_accuracy(confusion: Tensor) -> list[float | None]:
+    """Recall of each class from a confusion matrix (None for a class with no test images)."""
+    totals = confusion.sum(dim=1)
+    return [float(confusion[i, i] / t) if t else None for i, t in enumerate(totals.tolist())]

@@ -1,0 +1,41 @@
+"""Per-round signals for stopping advice that need no test labels.
+
+``pool_agreement``: the fraction of the still-unlabeled pool on which this round's student predicts
+the same class as the previous round's (stabilising predictions, Bloodgood & Vijay-Shanker, 2009);
+``teacher_agreement``: the fraction on which the student agrees with its teacher. Each round's pool
+predictions are kept in ``predictions/round_NNN.npz`` (positions and classes) for the next round.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from torch import Tensor
+
+from activekd._atomic import atomic_path
+
+
+def predictions_path(out: Path, r: int) -> Path:
+    return out / "predictions" / f"round_{r:03d}.npz"
+
+
+def agreement_signals(out: Path, r: int, positions: Tensor, probs: Tensor, teacher_logits: Tensor | None) -> dict:
+    """``pool_agreement`` and ``teacher_agreement`` of round ``r`` (None where undefined); saves round ``r``'s predictions.
+
+    ``positions``: ``[u]`` dataset rows of the unlabeled pool; ``probs``: ``[u, C]`` the student's mixed
+    probabilities on them; ``teacher_logits``: ``[u, C]`` or None.
+    """
+    pos, pred = positions.numpy(), probs.argmax(dim=1).numpy().astype(np.int32)
+    with atomic_path(predictions_path(out, r), suffix=".npz") as tmp:
+        np.savez(tmp, positions=pos, classes=pred)
+    signals = {"pool_agreement": None, "teacher_agreement": None}
+    if len(pos) and teacher_logits is not None:
+        signals["teacher_agreement"] = float((teacher_logits.argmax(dim=1).numpy() == pred).mean())
+    prev = predictions_path(out, r - 1)
+    if r > 0 and prev.is_file():
+        with np.load(prev) as f:
+            old = dict(zip(f["positions"].tolist(), f["classes"].tolist()))
+        same = [old[p] == c for p, c in zip(pos.tolist(), pred.tolist()) if p in old]
+        signals["pool_agreement"] = float(np.mean(same)) if same else None
+    return signals
