@@ -1,0 +1,127 @@
+"""The worker: applies the team's answers to the store, retrains every ``N`` new labels, republishes the queue.
+
+It owns the session (and so the store and the run lock) and runs on the thread that opened it.
+Start-up brings the store level with Label Studio before serving: a round left untrained is
+trained, every annotation made while the backend was down (or lost in its inbox when it was
+killed) is pulled and applied, and the current student's queue is pushed. Since applying the same
+answer twice changes nothing, a kill at any moment loses and doubles nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from activekd.session import SessionError
+from activekd.session._continuous import (
+    apply_live_answers,
+    new_labels,
+    score_pool,
+    train_next_round,
+    unlabeled_pool_ids,
+)
+
+from ._inbox import Inbox
+from ._protocol import Event
+from ._queue import snapshot
+from ._studio import StudioProject
+
+log = logging.getLogger(__name__)
+
+TRAIN_DELAY_ENV = "ACTIVEKD_SERVE_TRAIN_DELAY"
+"""Seconds to wait before each retrain (tests only: it widens the window in which annotators label during training)."""
+
+
+class ContinuousLoop:
+    """One run served to one Label Studio project: ``start()``, then ``run()`` until ``inbox.stop()``."""
+
+    def __init__(self, session, studio: StudioProject, inbox: Inbox, *, retrain_every: int, relabel: bool) -> None:
+        self.session, self.studio, self.inbox = session, studio, inbox
+        self.retrain_every, self.relabel = retrain_every, relabel
+        self.held: list[Event] = []  # answers that came while no round awaited labels
+        self.stale = True  # the queue in Label Studio is older than the store's last round
+
+    def start(self) -> None:
+        """Tasks for the pool, the next round if none awaits labels, every annotation pulled and applied, the queue pushed."""
+        self.studio.ensure_tasks(self.session, sorted(unlabeled_pool_ids(self.session)))
+        if self.session.store.pending_round() is None:
+            self._retrain()
+        self._apply(Event("PULL", self.studio.answers()), kind="sync", origin=f"{self.studio.link.url} (pulled on start)")
+        self._retrain_if_due(False)
+        self._publish()
+        self.inbox.update(starting=False)
+
+    def run(self) -> None:
+        while not self.inbox.stopping.is_set():
+            events = self.held + self.inbox.take(timeout=5.0)
+            self.held = []
+            wanted = False
+            for e in events:
+                wanted |= e.train
+                if e.answers:
+                    self._apply(e, kind="webhook", origin=f"{self.studio.link.url} ({e.action})")
+            self._retrain_if_due(wanted)
+            if self.stale:
+                self._publish()
+
+    # --- steps -----------------------------------------------------------------------------
+    def _apply(self, event: Event, *, kind: str, origin: str) -> None:
+        if not event.answers:
+            return
+        if self.session.store.pending_round() is None:
+            self.held.append(event)
+            return
+        try:
+            report = apply_live_answers(self.session, event.answers, relabel=self.relabel, kind=kind, origin=origin)
+        except SessionError as e:
+            if len(event.answers) > 1:  # a pull: apply its answers one by one, so one refusal stops only itself
+                for a in event.answers:
+                    self._apply(Event(event.action, [a]), kind=kind, origin=origin)
+                return
+            log.warning("refused %s: %s", event.action, e)
+            self.inbox.update(refused=1)
+            return
+        if report.added or report.corrected:
+            log.info("%s: %s", event.action, report.describe())
+        self.inbox.update(applied=len(event.answers), labels=len(self.session.store.labels()), new_labels=new_labels(self.session))
+
+    def _retrain_if_due(self, wanted: bool) -> None:
+        n = new_labels(self.session)
+        complete = self.session.store.pending_round() is None  # the batch is answered: no label can land before a retrain
+        if n >= self.retrain_every or (n > 0 and (wanted or complete)):
+            self._retrain()
+        elif wanted:
+            log.info("training asked for, but no new label since round %s; nothing to train on", self._round())
+
+    def _retrain(self) -> None:
+        self.inbox.update(training=True)
+        try:
+            time.sleep(float(os.environ.get(TRAIN_DELAY_ENV) or 0))
+            rec = train_next_round(self.session)
+            log.info("round %d trained on %d labels (student %.2f%%); %d picks served first", rec.round, rec.num_labeled,
+                     100 * (rec.metrics.get("student_acc") or 0.0), len(rec.picks))
+            self.inbox.update(rounds_trained=1)
+            self.stale = True
+        except SessionError as e:
+            log.warning("no retrain: %s", e)
+        finally:
+            self.inbox.update(training=False, labels=len(self.session.store.labels()), new_labels=new_labels(self.session))
+
+    def _publish(self) -> None:
+        s = self.session
+        scores = score_pool(s)
+        snap = snapshot(scores.round, f"{s.out.resolve().name}-round-{scores.round}", scores.ids, scores.probs, scores.teacher,
+                        scores.picks, {i for i, _ in s.store.labels()}, s.dataset.class_names)
+        self.inbox.publish(snap)
+        try:
+            self.studio.ensure_tasks(s, sorted(unlabeled_pool_ids(s)))
+            self.studio.publish(snap)
+        except Exception as e:  # noqa: BLE001 -- Label Studio down or refusing: keep serving, try again soon
+            log.warning("could not push round %d's queue to Label Studio (%s); trying again", snap.round, str(e)[:200])
+            return
+        self.stale = False
+
+    def _round(self):
+        snap = self.inbox.snapshot
+        return None if snap is None else snap.round

@@ -1,0 +1,80 @@
+"""The run's Label Studio project as the backend drives it: tasks for the pool, predictions, the queue, the backend link.
+
+Every call is idempotent, so a restarted ``serve`` repeats them safely: tasks are created once per
+image, a model version's predictions once per task, and the backend is registered once per URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+from activekd.session import Answer, SessionError
+from activekd.session._batch import image_paths
+from activekd.session._labelstudio import (
+    BatchRow,
+    LabelStudioLink,
+    _api_reason,
+    batch_tasks,
+    local_file_url,
+)
+
+from ._protocol import predictions
+from ._queue import Snapshot
+
+log = logging.getLogger(__name__)
+
+UNCERTAINTY = "Uncertainty sampling"
+"""Label Studio's queue that serves the task whose prediction has the lowest score first."""
+
+
+class StudioProject:
+    """One Label Studio project (``project`` on ``link``'s server), reached with the SDK and ``token``."""
+
+    def __init__(self, link: LabelStudioLink, project: int, token: str) -> None:
+        from label_studio_sdk import LabelStudio
+
+        self.link, self.project = link, project
+        self.sdk = LabelStudio(base_url=link.url, api_key=token, timeout=120)
+
+    def ensure_tasks(self, session, ids: Sequence[str]) -> int:
+        """A task for each of ``ids`` (images written and served as local files, as for a batch); returns how many were new."""
+        if not ids:
+            return 0
+        paths = image_paths(session.out, session.dataset, list(ids))
+        root = session.config.labelstudio.document_root or "/"
+        self.link.ensure_local_storage(self.project, os.path.commonpath(sorted({os.path.dirname(p) for p in paths})))
+        rows = [BatchRow(sid, path) for sid, path in zip(ids, paths)]
+        return self.link.push(self.project, batch_tasks(rows, lambda r: local_file_url(r.path, root), model_version="pool"))
+
+    def publish(self, snap: Snapshot) -> int:
+        """Import ``snap``'s predictions for the unlabeled tasks that lack them; make its version the queue's. Returns how many."""
+        tasks = self.link.task_ids(self.project)
+        have = {(p.task, p.model_version) for p in self.sdk.predictions.list(project=self.project)}
+        new = [dict(p, task=tasks[sid]) for sid in snap.order if sid in tasks
+               for p in predictions(snap.guesses[sid], snap.version) if (tasks[sid], p["model_version"]) not in have]
+        if new:
+            self.sdk.projects.import_predictions(id=self.project, request=new)
+        self.sdk.projects.update(id=self.project, sampling=UNCERTAINTY, model_version=snap.version, show_collab_predictions=True)
+        return len(new)
+
+    def answers(self) -> list[Answer]:
+        """Every answered task of the project (latest annotation per task), as ``activekd sync`` reads them."""
+        return [Answer(sid, label, f"Label Studio project {self.project} (task for {sid!r})")
+                for sid, label in self.link.annotations(self.project)]
+
+    def connect(self, url: str, title: str = "activekd") -> int:
+        """Register the backend at ``url`` with the project (once); Label Studio checks ``/health`` and ``/setup`` first."""
+        from label_studio_sdk.core.api_error import ApiError
+
+        url = url.rstrip("/")
+        for b in self.sdk.ml.list(project=self.project):
+            if (b.url or "").rstrip("/") == url:
+                return int(b.id)
+        try:
+            backend = self.sdk.ml.create(project=self.project, url=url, title=title, is_interactive=False, auto_update=True)
+        except ApiError as e:
+            raise SessionError(f"Label Studio refused the backend {url}: {_api_reason(e)}") from None
+        log.info("connected the backend %s to Label Studio project %d", url, self.project)
+        return int(backend.id)

@@ -1,0 +1,144 @@
+"""A run that keeps learning while a team labels: the session pieces ``activekd serve`` needs.
+
+In the round-by-round loop a person may label only the picks of the round awaiting labels, and the
+next round trains once that batch is complete. A continuous loop relaxes two things and nothing
+else: a person may label any unlabeled pool image (the picks are only served first), and the
+next round may train before every pick is answered (every ``N`` new labels, or on demand). The
+rules for the answers themselves are those of :func:`._labeling.apply_answers` (``plan_changes``):
+unknown ids and classes, duplicates and corrections without ``relabel`` are refused the same way,
+and every import is kept in the same history.
+
+Each retrain is one more round of the run (its stored ``rounds`` grows by one), so ``resume``,
+``status`` and ``results.json`` read a served run like any other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from activekd.students.io import load_student
+
+from ._answers import Answer, plan_changes
+from ._errors import SessionError
+from ._faults import kill_point
+from ._labeling import LabelReport, _known
+from ._store import RoundRecord
+
+
+def labelstudio_project(session) -> tuple:
+    """``(LabelStudioLink, project id)`` of a run that labels in Label Studio (``--oracle labelstudio``)."""
+    if session.config.loop.oracle != "labelstudio":
+        raise SessionError(f"{session.out} does not label in Label Studio (oracle {session.config.loop.oracle!r}); "
+                           f"a continuous loop needs a run made with --oracle labelstudio")
+    return session.oracle._project()
+
+
+def open_ids(session) -> frozenset:
+    """Ids a new label may name now: every unlabeled pool image while a round awaits labels, else none."""
+    pending = session.store.pending_round()
+    return frozenset() if pending is None else frozenset(set(pending.picks) | unlabeled_pool_ids(session))
+
+
+def apply_live_answers(session, rows: list[Answer], *, relabel: bool, kind: str, origin: str) -> LabelReport:
+    """:func:`._labeling.apply_answers` with :func:`open_ids` as the open batch: one store transaction, or nothing."""
+    store, ds = session.store, session.dataset
+    pending = store.pending_round()
+    current = dict(store.labels())
+    changes, unchanged = plan_changes(rows, class_names=ds.class_names, known=_known(session), current=current,
+                                      open_batch=set(open_ids(session)), relabel=relabel)
+    r = pending.round if pending else None
+    if not changes:
+        return LabelReport(r, 0, 0, unchanged, len([p for p in pending.picks if p not in current]) if pending else 0)
+    kill_point("label-import")
+    missing = store.apply_labels(r, changes, kind=kind, origin=origin)
+    added = sum(c.old is None for c in changes)
+    return LabelReport(r, added, len(changes) - added, unchanged, missing)
+
+
+def new_labels(session) -> int:
+    """Labels no round has trained on yet (answers to the round awaiting labels, or to a batch just completed)."""
+    row = session.store.conn.execute("SELECT COUNT(*) FROM labels WHERE round >= ?", (session.store.next_round(),)).fetchone()
+    return int(row[0])
+
+
+def close_round(session, r: int) -> None:
+    """Close round ``r`` (awaiting labels) before all its picks are answered: the unanswered picks go back to the pool."""
+    with session.store.transaction() as c:
+        if c.execute("UPDATE rounds SET status = 'done', finished_at = ? WHERE round = ? AND status = 'awaiting-labels'",
+                     (time.time(), r)).rowcount != 1:
+            raise SessionError(f"round {r} is not awaiting labels; nothing closed")
+
+
+def extend_rounds(session, rounds: int) -> None:
+    """Raise the run's number of rounds to ``rounds`` (as ``activekd resume --rounds`` does), in the store and the session."""
+    if rounds <= session.config.loop.rounds:
+        return
+    new = dataclasses.replace(session.config, loop=dataclasses.replace(session.config.loop, rounds=rounds))
+    session.store.replace_config(session.store.get_meta("config"), new.to_json())
+    session.config = new
+
+
+def train_next_round(session) -> RoundRecord:
+    """Close the round awaiting labels (answered or not), train the next one and record its picks; returns its record.
+
+    Refused (``SessionError``) when no label came since the last round, or the pool holds fewer images than the budget.
+    """
+    store = session.store
+    pending = store.pending_round()
+    if pending is not None and new_labels(session) == 0:
+        raise SessionError(f"round {pending.round} has no new label yet; nothing to train on")
+    if pending is not None:
+        close_round(session, pending.round)
+    r = store.next_round()
+    unlabeled = len(unlabeled_pool_ids(session))
+    if unlabeled < session.config.loop.budget:
+        raise SessionError(f"the pool has {unlabeled} unlabeled image(s) left, fewer than the budget "
+                           f"{session.config.loop.budget}; no further round")
+    extend_rounds(session, r + 1)
+    session.run()
+    return store.round(store.next_round() - 1)
+
+
+def unlabeled_pool_ids(session) -> set[str]:
+    """Ids of the pool images without a label."""
+    ds = session.dataset
+    labeled = {i for i, _ in session.store.labels()}
+    return {ds.ids[p] for p in ds.split_indices("pool").tolist() if ds.ids[p] not in labeled}
+
+
+@dataclass(frozen=True)
+class PoolScores:
+    """Round ``round``'s student on the pool: ``ids`` ``[n]``, ``probs`` ``[n, C]`` (mixed heads), ``teacher`` ``[n, C]`` or None."""
+
+    round: int
+    ids: list[str]
+    probs: Tensor
+    teacher: Tensor | None
+    picks: tuple[str, ...]
+
+
+def score_pool(session) -> PoolScores:
+    """The latest round's student (its checkpoint, retrained with the same seeds if missing) on every pool image."""
+    rec = next((x for x in reversed(session.store.rounds()) if x.checkpoint), None)
+    if rec is None:
+        raise SessionError(f"{session.out} has no trained round yet")
+    if not (session.out / rec.checkpoint).is_file():
+        student, _ = session.train(session.round_data(rec.round))
+    else:
+        student, _ = load_student(session.out / rec.checkpoint)
+    ds = session.dataset
+    pos = torch.from_numpy(np.asarray(ds.split_indices("pool"), dtype=np.int64))
+    probs = session.predict(student, pos, "pool scores").probs(rec.metrics["alpha"], rec.metrics["beta"])
+    teacher = None
+    if session.teacher is not None:
+        table = session.teacher.table(session.store.labels(up_to_round=rec.round))
+        teacher = torch.softmax(table[pos].double(), dim=1).float()
+    pending = session.store.pending_round()
+    picks = tuple(pending.picks) if pending is not None and pending.round == rec.round else ()
+    return PoolScores(rec.round, [ds.ids[p] for p in pos.tolist()], probs, teacher, picks)
