@@ -15,6 +15,16 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && comm
   fi
 fi
 
+# Headless chromium (Debian's package): the report test renders report.html and screenshots it (skipped without it).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null \
+      || echo "setup: could not install chromium; the report's screenshot test will be skipped" >&2
+  else
+    echo "setup: chromium missing (not root or no apt-get); the report's screenshot test will be skipped" >&2
+  fi
+fi
+
 # PyTorch: the pinned pair lies on this project's machines' disk; elsewhere pip downloads it.
 if ! "$PY" -c "import torch, torchvision" >/dev/null 2>&1; then
   "$PY" -m pip install -q "torch==2.14.1" "torchvision==0.29.1"

@@ -1,0 +1,44 @@
+"""``activekd report``: one self-contained HTML page comparing runs, plus its figures as PNG files beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from activekd._atomic import atomic_write
+
+from . import _html as h
+from . import _sections as sec
+from ._runs import load_runs
+from ._summary import compare
+
+
+def figures_dir(out: Path) -> Path:
+    """Where the PNG files of the report ``out`` go: ``report.html`` → ``report_files/``."""
+    return out.parent / f"{out.stem}_files"
+
+
+def build_report(runs: Sequence[Path], out: Path) -> Path:
+    """Write the report on ``runs`` (run folders or results.json files) to ``out`` and its PNGs to :func:`figures_dir`.
+
+    The page needs nothing but itself: the figures are inlined as base64 PNGs, no script, stylesheet or font is
+    linked. Returns the HTML path.
+    """
+    loaded = load_runs(runs)
+    c = compare(loaded)
+    figs: dict[str, bytes] = {}
+    datasets = sorted({str(r.dataset.get("name", "?")) for r in loaded})
+    intro = h.para(f"{len(loaded)} run(s) in {len(c.groups)} group(s); dataset: {', '.join(datasets)}. "
+                   f"Figures are also saved as PNG files in {figures_dir(Path(out)).name}/.")
+    body = [intro, sec.summary_section(c), sec.accuracy_section(c, figs), sec.ranks_section(c), sec.classes_section(c, figs),
+            sec.agreement_section(c, figs), sec.time_section(c, figs), sec.advice_section(c), sec.config_section(c)]
+    out = Path(out)
+    folder = figures_dir(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.png"):
+        if stale.name not in figs:
+            stale.unlink()
+    for name, png in figs.items():
+        atomic_write(folder / name, png)
+    atomic_write(out, h.page("activekd report", "".join(body)))
+    return out

@@ -1,0 +1,81 @@
+"""Reading a run's ``results.json`` into a :class:`Run` (older files without the newer fields included).
+
+A run is given as its folder (holding ``results.json``) or as the file itself. Only rounds that were
+trained and evaluated (they carry ``num_labeled``) are kept, in round order. Figures that do not exist
+(no test split, older runs) stay ``None``; nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RESULTS_FILE = "results.json"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run's results: ``rounds`` are dicts as in ``results.json`` (``round``, ``num_labeled``, ``student_acc``, ...)."""
+
+    name: str
+    path: Path
+    config: dict[str, Any]
+    dataset: dict[str, Any]
+    teacher: str | None
+    rounds: tuple[dict[str, Any], ...]
+    complete: bool
+
+    @property
+    def seed(self) -> int | None:
+        return self.config.get("loop", {}).get("seed")
+
+    @property
+    def class_names(self) -> list[str]:
+        names = self.dataset.get("class_names") or []
+        return [str(n) for n in names]
+
+    @property
+    def last(self) -> dict[str, Any] | None:
+        """The last trained round (the student a person would deploy now), or ``None``."""
+        return self.rounds[-1] if self.rounds else None
+
+    def curve(self, key: str = "student_acc") -> list[tuple[int, float]]:
+        """``(labels, value)`` per round where ``value`` exists, e.g. the accuracy-against-labels curve."""
+        return [(int(r["num_labeled"]), float(r[key])) for r in self.rounds if r.get(key) is not None]
+
+
+def results_path(run: str | Path) -> Path:
+    """``RUN/results.json`` for a run folder, ``run`` itself for a file."""
+    p = Path(run)
+    return p / RESULTS_FILE if p.is_dir() else p
+
+
+def load_run(run: str | Path) -> Run:
+    """Read one run; a missing or malformed file is a one-line error (FileNotFoundError / ValueError)."""
+    path = results_path(run)
+    if not path.is_file():
+        raise FileNotFoundError(f"{run}: no {RESULTS_FILE} (is it a run folder? `activekd resume` rebuilds a missing one)")
+    try:
+        doc = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("rounds"), list) or not isinstance(doc.get("config"), dict):
+        raise ValueError(f"{path}: not an activekd results file (needs 'config' and 'rounds')")  # noqa: TRY004 -- bad input, not a bad call
+    rounds = sorted((r for r in doc["rounds"] if isinstance(r, dict) and r.get("num_labeled") is not None), key=lambda r: r["round"])
+    name = path.parent.name if path.name == RESULTS_FILE else path.stem
+    return Run(name=name, path=path, config=doc["config"], dataset=doc.get("dataset") or {}, teacher=doc.get("teacher"),
+               rounds=tuple(rounds), complete=bool(doc.get("complete")))
+
+
+def load_runs(runs) -> list[Run]:
+    """Every run of ``runs`` (folders or files), in the order given; at least one is needed."""
+    out = [load_run(r) for r in runs]
+    if not out:
+        raise ValueError("no runs given")
+    names = [r.name for r in out]
+    if len(set(names)) < len(names):  # runs/a/demo and runs/b/demo: name them by their parent too
+        out = [dataclasses.replace(r, name=f"{r.path.parent.parent.name}/{r.name}") for r in out]
+    return out

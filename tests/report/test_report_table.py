@@ -1,0 +1,43 @@
+"""``compare_table``: the comparison of two synthetic runs as text."""
+
+import pytest
+
+from activekd.report import compare_table
+
+
+def test_compare_table_over_two_runs(make_run):
+    a = make_run("random-dho-seed1", [0.5, 0.7, 0.6])
+    b = make_run("entropy-dho-seed1", [0.4, 0.6, 0.8], strategy="entropy")
+    text = compare_table([a, b])
+    lines = text.splitlines()
+    row_a = next(ln for ln in lines if ln.startswith("random-dho "))
+    row_b = next(ln for ln in lines if ln.startswith("entropy-dho "))
+    assert "AUBC 10–30 %" in text
+    # final 60.00, AUBC (0.5+0.7)/2·10 + (0.7+0.6)/2·10 = 12.5 / 20 = 62.50; ranks 1, 1, 2 -> 1.33
+    assert row_a.split()[1:7] == ["1", "30", "60.00", "62.50", "1.33", "80.00"]
+    # final 80.00, AUBC (5 + 7) / 20 = 60.00; ranks 2, 2, 1 -> 1.67
+    assert row_b.split()[1:7] == ["1", "30", "80.00", "60.00", "1.67", "80.00"]
+    assert "50.0 (1)" in text and "40.0 (2)" in text
+    assert "random-dho-seed1: continue" in text or "random-dho-seed1: stop" in text
+
+
+def test_compare_table_shows_mean_and_std_over_seeds(make_run):
+    runs = [make_run(f"m-seed{s}", accs, seed=s) for s, accs in ((1, [0.2, 0.4]), (2, [0.4, 0.6]), (3, [0.3, 0.8]))]
+    row = next(ln for ln in compare_table(runs).splitlines() if ln.startswith("m "))
+    assert "1,2,3" in row and "60.00 ± 20.00" in row
+
+
+def test_older_runs_and_runs_without_test_accuracy_are_shown(make_run):
+    old = make_run("old", [0.5, 0.6], rich=False)
+    blind = make_run("blind", [None, None], strategy="entropy", teacher=None)
+    text = compare_table([old, blind])
+    assert "old" in text and "blind" in text and "—" in text
+
+
+def test_missing_run_is_a_one_line_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no results.json"):
+        compare_table([tmp_path / "nothing"])
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "results.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        compare_table([tmp_path / "bad"])
