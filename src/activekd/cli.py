@@ -1,8 +1,10 @@
 """The command line: the only place that parses arguments.
 
-``activekd`` with no arguments runs the offline demo. Subcommands: ``run``, ``demo``, ``label``,
-``resume``, ``sync``, ``status``, ``embed``, ``list``. Options are generated from the config dataclasses'
-field help. It imports only the configuration and the session: the session does the work.
+``activekd`` alone prints an overview. Subcommands: ``demo``, ``run``, ``resume``, ``label``, ``sync``,
+``status``, ``embed``, ``list``, ``export``, ``predict``. Run options are generated from the config
+dataclasses' field help (``_cli_options``). It imports only the configuration and the session (and
+the export package for deployment): the session does the work. A user's mistake
+(:class:`~activekd.errors.ActiveKDError`) is one line and exit 2; anything else is a bug, shown with its traceback.
 """
 
 from __future__ import annotations
@@ -12,87 +14,35 @@ import dataclasses
 import logging
 import math
 import sys
-import typing
+import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
-from activekd.config import DataConfig, LabelStudioConfig, LoopConfig, RunConfig, StudentConfig, TeacherConfig, TrainConfig
+from activekd._cli_options import (
+    SECTIONS,
+    TOP_FIELDS,
+    add_config_args,
+    build_config,
+    config_toml,
+    dest,
+    flag,
+)
+from activekd.config import LabelStudioConfig
+from activekd.errors import ActiveKDError, ConfigError
 
-log = logging.getLogger("activekd")
-
-# (config section, dataclass, {field: flag name} for fields whose flag is not --field-name)
-SECTIONS: list[tuple[str, type, dict[str, str]]] = [
-    ("data", DataConfig, {}),
-    ("teacher", TeacherConfig, {"spec": "teacher", "batch_size": "teacher-batch-size"}),
-    ("student", StudentConfig, {"name": "student", "pretrained": "student-pretrained", "input_size": "student-input-size"}),
-    ("train", TrainConfig, {}),
-    ("loop", LoopConfig, {}),
-    ("labelstudio", LabelStudioConfig, {"url": "ls-url", "project": "ls-project", "document_root": "ls-document-root"}),
-]
-TOP_FIELDS = ("device", "cache_dir", "progress")
 DEMO = dict(dataset="fashion-mnist", teacher="standin", student="small-cnn", strategy="random", shots=1, rounds=10, budget=10, seed=1)
 DEMO_OUT = "runs/demo"
+OVERVIEW = """activekd trains a small image classifier with as few human labels as possible: a vision-language
+teacher distils into a dual-head student (DHO) while active learning (PCoreSet, ...) picks what to label.
 
+  activekd demo                     the offline Fashion-MNIST demo (about 3 minutes on 2 CPU cores)
+  activekd run --out RUN ...        a run (see `activekd run --help`); `activekd resume RUN` continues it
+  activekd label RUN FILE           a person's labels for a run with --oracle human
+  activekd status RUN               where a run stands
+  activekd export RUN ... / predict deploy the trained student
+  activekd list                     datasets, teachers, students, strategies, oracles
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _dest(section: str, name: str) -> str:
-    return f"{section}__{name}"
-
-
-def _add_field(group, f: dataclasses.Field, flag: str, dest: str, hints: dict[str, Any]) -> None:
-    tp = hints[f.name]
-    args = typing.get_args(tp)
-    base = next((a for a in args if a is not type(None)), tp) if args else tp
-    help_ = f.metadata.get("help", "")
-    if base is bool:
-        group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=f"{help_} (default: {f.default})")
-    else:
-        group.add_argument(flag, dest=dest, type=base, default=None, metavar=f.name.upper(), help=f"{help_} (default: {f.default})")
-
-
-def add_config_args(parser: argparse.ArgumentParser) -> None:
-    """One option per config field; ``dest`` is ``SECTION__FIELD`` (``run__FIELD`` for top-level ones)."""
-    for section, cls, renames in SECTIONS:
-        group = parser.add_argument_group(section)
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            _add_field(group, f, _flag(renames.get(f.name, f.name)), _dest(section, f.name), hints)
-    group = parser.add_argument_group("run")
-    hints = typing.get_type_hints(RunConfig)
-    for f in dataclasses.fields(RunConfig):
-        if f.name in TOP_FIELDS:
-            _add_field(group, f, _flag(f.name), _dest("run", f.name), hints)
-
-
-def build_config(ns: argparse.Namespace, defaults: dict[str, Any] | None = None) -> RunConfig:
-    """The one place a RunConfig is built from parsed arguments.
-
-    ``defaults`` maps flag names (``"teacher"``, ``"shots"``, with ``_`` for ``-``) to values used
-    where the option was not given.
-    """
-    given = vars(ns)
-    defaults = defaults or {}
-
-    def pick(section: str, name: str, flag: str, kw: dict) -> None:
-        v = given.get(_dest(section, name))
-        if v is None:
-            v = defaults.get(flag.replace("-", "_"))
-        if v is not None:
-            kw[name] = v
-
-    parts: dict[str, Any] = {}
-    for section, cls, renames in SECTIONS:
-        kw: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            pick(section, f.name, renames.get(f.name, f.name), kw)
-        parts[section] = cls(**kw)
-    top: dict[str, Any] = {}
-    for name in TOP_FIELDS:
-        pick("run", name, name, top)
-    return RunConfig(**parts, **top)
+`activekd COMMAND --help` for a command's options; README.md for the whole story."""
 
 
 def _fmt(x: Any) -> str:
@@ -126,7 +76,6 @@ def _finish(session, res: dict, out: Path) -> None:
 
 def _run(session, out: Path) -> int:
     with session:
-        log.info("run folder %s; teacher: %s; device: %s", out, session.teacher.name if session.teacher else "none (CE only)", session.device)
         res = session.run(on_round=print_round)
         _finish(session, res, out)
     return 0
@@ -136,11 +85,18 @@ def cmd_run(ns: argparse.Namespace, defaults: dict[str, Any] | None = None) -> i
     from activekd.session import ActiveSession
 
     config = build_config(ns, defaults)
+    if ns.print_config:
+        print(config_toml(config), end="")
+        return 0
+    if ns.out is None:
+        raise ConfigError("--out is required: the run folder (created; re-running the same command resumes)")
     return _run(ActiveSession.open(config, Path(ns.out)), Path(ns.out))
 
 
 def cmd_demo(ns: argparse.Namespace) -> int:
     config = build_config(ns, DEMO)
+    if ns.print_config:
+        return cmd_run(ns, DEMO)
     print(f"activekd demo: Fashion-MNIST, {config.loop.shots} label(s) per class + {config.loop.rounds} rounds × {config.loop.budget} labels, "
           f"{config.student.name} student.\n"
           "Offline the teacher is the STAND-IN (a softmax regression fitted on 10,000 held-out Fashion-MNIST\n"
@@ -151,9 +107,9 @@ def cmd_demo(ns: argparse.Namespace) -> int:
 
 
 def _resume_changes(ns: argparse.Namespace) -> dict[str, Any]:
-    changes = {k: getattr(ns, _dest("run", k), None) for k in TOP_FIELDS}
+    changes = {k: getattr(ns, dest("run", k), None) for k in TOP_FIELDS}
     changes.update(rounds=getattr(ns, "rounds", None), budget=getattr(ns, "budget", None))
-    ls = {f.name: getattr(ns, _dest("labelstudio", f.name), None) for f in dataclasses.fields(LabelStudioConfig)}
+    ls = {f.name: getattr(ns, dest("labelstudio", f.name), None) for f in dataclasses.fields(LabelStudioConfig)}
     if any(v is not None for v in ls.values()):
         changes["labelstudio"] = {k: v for k, v in ls.items() if v is not None}
     return {k: v for k, v in changes.items() if v is not None}
@@ -169,7 +125,7 @@ def cmd_label(ns: argparse.Namespace) -> int:
     from activekd.session import ActiveSession, undo_last_import
 
     if (ns.file is None) == (not ns.undo):
-        raise ValueError("give a label FILE, or --undo to take back the last import")
+        raise ConfigError("give a label FILE, or --undo to take back the last import")
     with ActiveSession.resume(Path(ns.out), progress=False) as session:
         if ns.undo:
             last, restored = undo_last_import(session)
@@ -214,6 +170,9 @@ def cmd_embed(ns: argparse.Namespace) -> int:
     from activekd.session import embed_teacher
 
     config = build_config(ns)
+    if ns.print_config:
+        print(config_toml(config), end="")
+        return 0
     print(f"embeddings of {config.data.dataset} by {config.teacher.spec}: {embed_teacher(config)}")
     return 0
 
@@ -238,7 +197,7 @@ def cmd_predict(ns: argparse.Namespace) -> int:
     from activekd.export import predict_images
 
     if ns.top_k < 1:
-        raise ValueError(f"--top-k must be >= 1, got {ns.top_k}")
+        raise ConfigError(f"--top-k must be >= 1, got {ns.top_k}")
     report = predict_images(ns.model, ns.images, out=ns.out, top_k=ns.top_k, batch_size=ns.batch_size, progress=ns.progress)
     for path in report.unreadable:
         print(f"activekd: skipped unreadable image {path}", file=sys.stderr)
@@ -250,14 +209,14 @@ def cmd_predict(ns: argparse.Namespace) -> int:
     return 0
 
 
-def _add_deploy_commands(sub) -> None:
-    ex = sub.add_parser("export", help="one self-contained file of the trained student (ONNX, TorchScript or torch.export)")
+def _add_deploy_commands(sub, common) -> None:
+    ex = sub.add_parser("export", parents=[common], help="one self-contained file of the trained student (ONNX, TorchScript or torch.export)")
     ex.add_argument("run", help="run folder (its final student) or a student checkpoint (.safetensors)")
     ex.add_argument("--format", required=True, help="onnx | torchscript | pt2")
     ex.add_argument("--out", required=True, help="file to write")
     ex.add_argument("--round", type=int, default=None, help="export round N's checkpoint instead of the final student")
     ex.set_defaults(func=cmd_export)
-    pr = sub.add_parser("predict", help="classify images with an exported model or a run folder")
+    pr = sub.add_parser("predict", parents=[common], help="classify images with an exported model or a run folder")
     pr.add_argument("model", help="an exported file (.onnx, .pt2, .pt) or a run folder")
     pr.add_argument("images", nargs="+", help="image files, folders, globs, or a CSV with a path column")
     pr.add_argument("--out", default=None, help="CSV to write (id, path, top-k classes and probabilities); default: print")
@@ -271,14 +230,16 @@ def _add_resume_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("out", help="run folder")
     p.add_argument("--rounds", type=int, default=None, help="raise the number of rounds (extends a finished run)")
     p.add_argument("--budget", type=int, default=None, help="images per round from now on")
-    p.add_argument("--device", dest=_dest("run", "device"), default=None, help="override the stored device")
-    p.add_argument("--cache-dir", dest=_dest("run", "cache_dir"), default=None, help="override the stored cache folder")
-    p.add_argument("--progress", dest=_dest("run", "progress"), action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--device", dest=dest("run", "device"), default=None, metavar="DEVICE", help="override the stored device")
+    p.add_argument("--cache-dir", dest=dest("run", "cache_dir"), default=None, metavar="DIR", help="override the stored cache folder")
+    p.add_argument("--progress", dest=dest("run", "progress"), action=argparse.BooleanOptionalAction, default=None,
+                   help="show progress bars (on a terminal)")
     for f in dataclasses.fields(LabelStudioConfig):
-        p.add_argument(_flag(SECTIONS[-1][2][f.name]), dest=_dest("labelstudio", f.name), default=None, help=f.metadata["help"])
+        p.add_argument(flag(SECTIONS[-1][2][f.name]), dest=dest("labelstudio", f.name), default=None, metavar=f.name.upper(),
+                       help=f.metadata["help"])
 
 
-class UsageError(ValueError):
+class UsageError(ActiveKDError):
     """A command line argparse cannot parse (told in one line, like every other user mistake)."""
 
 
@@ -287,68 +248,121 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-def make_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="activekd", description="Active learning with knowledge distillation from a vision-language teacher. "
-                                "With no arguments: the offline Fashion-MNIST demo.")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = p.add_subparsers(dest="command")
-    r = sub.add_parser("run", help="run or resume an active-learning session")
-    r.add_argument("--out", required=True, help="run folder (created; re-running the same command resumes)")
+def _common() -> argparse.ArgumentParser:
+    """-v/-q/--version, accepted before or after the subcommand (SUPPRESS keeps a subcommand from resetting them)."""
+    c = argparse.ArgumentParser(add_help=False)
+    c.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging, with times")
+    c.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only warnings and errors; no progress bars")
+    c.add_argument("--version", action="version", version=f"activekd {_version()}")
+    return c
+
+
+def _version() -> str:
+    from activekd import __version__
+
+    return __version__
+
+
+def _run_commands(sub, common) -> None:
+    r = sub.add_parser("run", parents=[common], help="run or resume an active-learning session")
+    r.add_argument("--out", default=None, help="run folder (created; re-running the same command resumes)")
     add_config_args(r)
     r.set_defaults(func=cmd_run)
-    d = sub.add_parser("demo", help="the offline Fashion-MNIST demo (stand-in teacher)")
+    d = sub.add_parser("demo", parents=[common], help="the offline Fashion-MNIST demo (stand-in teacher)")
     d.add_argument("--out", default=None, help=f"run folder (default {DEMO_OUT})")
     add_config_args(d)
     d.set_defaults(func=cmd_demo)
-    lb = sub.add_parser("label", help="add (or correct) a person's labels: a filled-in batch CSV or a Label Studio export")
+    rs = sub.add_parser("resume", parents=[common], help="continue a run with its stored configuration (--rounds/--budget extend it)")
+    _add_resume_args(rs)
+    rs.set_defaults(func=cmd_resume)
+    em = sub.add_parser("embed", parents=[common], help="compute and cache a VLM teacher's image embeddings ahead of runs")
+    add_config_args(em, sections=("data", "teacher"))
+    em.set_defaults(func=cmd_embed)
+
+
+def _label_commands(sub, common) -> None:
+    lb = sub.add_parser("label", parents=[common], help="add (or correct) a person's labels: a filled-in batch CSV or a Label Studio export")
     lb.add_argument("out", help="run folder")
     lb.add_argument("file", nargs="?", help="CSV with columns id,label (class name or index), or a Label Studio JSON / JSON-MIN / CSV export")
     lb.add_argument("--relabel", action="store_true", help="allow answers that change an existing label (the old one is kept in the history)")
     lb.add_argument("--undo", action="store_true", help="take back the last import")
     lb.set_defaults(func=cmd_label)
-    rs = sub.add_parser("resume", help="continue a run from its folder with its stored configuration (--rounds/--budget extend it)")
-    _add_resume_args(rs)
-    rs.set_defaults(func=cmd_resume)
-    sy = sub.add_parser("sync", help="pull finished annotations from the run's Label Studio project")
+    sy = sub.add_parser("sync", parents=[common], help="pull finished annotations from the run's Label Studio project")
     _add_resume_args(sy)
     sy.add_argument("--relabel", action="store_true", help="take Label Studio's answer where it differs from the stored label")
     sy.add_argument("--continue", dest="continue_", action="store_true", help="when the batch is complete, go on with the next round")
     sy.set_defaults(func=cmd_sync)
-    st = sub.add_parser("status", help="show a run's rounds")
+    st = sub.add_parser("status", parents=[common], help="show a run's rounds (read-only)")
     st.add_argument("out", help="run folder")
     st.set_defaults(func=cmd_status)
-    em = sub.add_parser("embed", help="compute and cache a VLM teacher's image embeddings ahead of runs")
-    add_config_args(em)
-    em.set_defaults(func=cmd_embed)
-    ls = sub.add_parser("list", help="list datasets, teachers, students, strategies and oracles")
+    ls = sub.add_parser("list", parents=[common], help="list datasets, teachers, students, strategies and oracles")
     ls.set_defaults(func=cmd_list)
-    _add_deploy_commands(sub)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    common = _common()
+    p = _Parser(prog="activekd", parents=[common], description="Active learning with knowledge distillation from a vision-language teacher.")
+    p.set_defaults(verbose=False, quiet=False)
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    _run_commands(sub, common)
+    _label_commands(sub, common)
+    _add_deploy_commands(sub, common)
     return p
+
+
+def _setup_output(ns: argparse.Namespace) -> None:
+    """activekd's messages at INFO (WARNING with -q); other libraries' from WARNING up; progress bars off with -q/--no-progress."""
+    from activekd.progress import set_enabled
+
+    level = logging.DEBUG if ns.verbose else logging.WARNING if ns.quiet else logging.INFO
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s" if ns.verbose else "%(asctime)s %(message)s"
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "activekd-console"]:  # main() may run again in one process
+        root.removeHandler(old)
+    console = logging.StreamHandler()
+    console.set_name("activekd-console")
+    console.setLevel(level)
+    console.setFormatter(logging.Formatter(fmt, datefmt="%H:%M:%S"))
+    console.addFilter(lambda record: record.name != "activekd.runlog")  # the run log's own lines (rounds: printed as a table)
+    root.addHandler(console)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("activekd").setLevel(level)
+    set_enabled(not ns.quiet and getattr(ns, dest("run", "progress"), None) is not False and getattr(ns, "progress", True) is not False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = make_parser()
-    if not argv or argv[0] in ("-v", "--verbose") and len(argv) == 1:
-        argv = argv + ["demo"]
     try:
-        ns = parser.parse_args(argv)
+        ns = make_parser().parse_args(argv)
     except UsageError as e:
         print(f"activekd: error: {e}", file=sys.stderr)
         return 2
-    # activekd's own messages at INFO; other libraries' only from WARNING up (their INFO chatter is not for users)
-    logging.basicConfig(level=logging.DEBUG if ns.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-                        if ns.verbose else "%(message)s")
-    logging.getLogger("activekd").setLevel(logging.DEBUG if ns.verbose else logging.INFO)
     if ns.command is None:
-        parser.print_help()
-        return 2
+        print(OVERVIEW)
+        return 0
+    _setup_output(ns)
+    return _call(ns)
+
+
+def _call(ns: argparse.Namespace) -> int:
     try:
         return ns.func(ns)
-    except (ValueError, KeyError, OSError, ImportError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"activekd: error: {msg}", file=sys.stderr)
-        return 2
+    except ActiveKDError as e:
+        print(f"activekd: error: {e}", file=sys.stderr)
+    except ImportError as e:  # an optional dependency that is not installed
+        print(f"activekd: error: {e}", file=sys.stderr)
+    except OSError as e:  # a file or folder the user named: unreadable, unwritable, full disk
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"activekd: error: {e.strerror or e}{where}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("activekd: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        print("activekd: internal error: this is a bug in activekd, not your mistake; please report it with the traceback above",
+              file=sys.stderr)
+        return 1
+    return 2
 
 
 if __name__ == "__main__":

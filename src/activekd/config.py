@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from activekd.errors import ConfigError
 from activekd.teachers import TeacherConfig
 from activekd.train import TrainConfig
 
@@ -24,7 +25,7 @@ DEVICES = ("auto", "cpu", "cuda")
 class DataConfig:
     """Which images."""
 
-    dataset: str = field(default="fashion-mnist", metadata={"help": "fashion-mnist | imagefolder:DIR | csv:FILE (path,label[,split])"})
+    dataset: str = field(default="fashion-mnist", metadata={"help": "fashion-mnist | imagefolder:DIR | csv:FILE (path,label[,split]) | coop:NAME[:DIR] (the 11 CoOp datasets)"})
     data_root: str | None = field(default=None, metadata={"help": "folder with the dataset's files (fashion-mnist: the IDX files)"})
     image_size: int = field(default=224, metadata={"help": "side of the decoded-image cache for file datasets"})
     pool_limit: int | None = field(default=None, metadata={"help": "use a seeded random subset of this many pool images (quick trials)"})
@@ -32,11 +33,11 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         if self.image_size < 8:
-            raise ValueError(f"image_size must be >= 8, got {self.image_size}")
+            raise ConfigError(f"image_size must be >= 8, got {self.image_size}")
         for name in ("pool_limit", "test_limit"):
             v = getattr(self, name)
             if v is not None and v < 1:
-                raise ValueError(f"{name} must be >= 1, got {v}")
+                raise ConfigError(f"{name} must be >= 1, got {v}")
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class StudentConfig:
 
     def __post_init__(self) -> None:
         if self.input_size is not None and self.input_size < 8:
-            raise ValueError(f"student input_size must be >= 8, got {self.input_size}")
+            raise ConfigError(f"student input_size must be >= 8, got {self.input_size}")
 
 
 @dataclass(frozen=True)
@@ -72,17 +73,17 @@ class LoopConfig:
     def __post_init__(self) -> None:
         for name in ("rounds", "shots"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.budget < 1:
-            raise ValueError(f"budget must be >= 1, got {self.budget}")
+            raise ConfigError(f"budget must be >= 1, got {self.budget}")
         if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+            raise ConfigError(f"seed must be >= 0, got {self.seed}")
         if not 0 <= self.alpha <= 1 or not (math.isfinite(self.beta) and self.beta > 0):
-            raise ValueError(f"alpha must be in [0, 1] and beta a finite number > 0, got alpha={self.alpha}, beta={self.beta}")
+            raise ConfigError(f"alpha must be in [0, 1] and beta a finite number > 0, got alpha={self.alpha}, beta={self.beta}")
         if self.initial not in INITIAL:
-            raise ValueError(f"unknown initial set {self.initial!r}; valid: {', '.join(INITIAL)}")
+            raise ConfigError(f"unknown initial set {self.initial!r}; valid: {', '.join(INITIAL)}")
         if self.oracle not in ORACLES:
-            raise ValueError(f"unknown oracle {self.oracle!r}; valid: {', '.join(ORACLES)}")
+            raise ConfigError(f"unknown oracle {self.oracle!r}; valid: {', '.join(ORACLES)}")
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if not (self.device in DEVICES or self.device.startswith("cuda:")):
-            raise ValueError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N")
+            raise ConfigError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N")
 
     @property
     def cache_path(self) -> Path:
@@ -144,3 +145,38 @@ class RunConfig:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+
+# (section, dataclass, {field: option name} where the option is not the field's name): the flat option names
+# of the command line (``--teacher``, ``--shots``) and of :meth:`RunConfig.from_options`.
+SECTIONS: list[tuple[str, type, dict[str, str]]] = [
+    ("data", DataConfig, {}),
+    ("teacher", TeacherConfig, {"spec": "teacher", "batch_size": "teacher-batch-size"}),
+    ("student", StudentConfig, {"name": "student", "pretrained": "student-pretrained", "input_size": "student-input-size"}),
+    ("train", TrainConfig, {}),
+    ("loop", LoopConfig, {}),
+    ("labelstudio", LabelStudioConfig, {"url": "ls-url", "project": "ls-project", "document_root": "ls-document-root"}),
+]
+TOP_FIELDS = ("device", "cache_dir", "progress")
+
+
+def option_names() -> dict[str, tuple[str, str]]:
+    """``{option: (section, field)}`` for every run option (``-`` written as ``_``); top-level fields map to ``("run", name)``."""
+    out = {renames.get(f.name, f.name).replace("-", "_"): (section, f.name)
+           for section, cls, renames in SECTIONS for f in dataclasses.fields(cls)}
+    out.update({name: ("run", name) for name in TOP_FIELDS})
+    return out
+
+
+def from_options(**options: Any) -> RunConfig:
+    """A RunConfig from flat option names, as on the command line: ``from_options(dataset="fashion-mnist", strategy="pcoreset")``."""
+    names = option_names()
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
+    parts: dict[str, dict] = {}
+    for opt, value in options.items():
+        section, field_ = names[opt]
+        parts.setdefault(section, {})[field_] = value
+    top = parts.pop("run", {})
+    return RunConfig(**{s: cls(**parts.get(s, {})) for s, cls, _ in SECTIONS}, **top)

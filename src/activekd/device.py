@@ -11,8 +11,10 @@ import contextlib
 import torch
 from torch import Tensor, nn
 
+from activekd.errors import ActiveKDError
 
-class DeviceError(ValueError):
+
+class DeviceError(ActiveKDError):
     """A device that cannot be used here (e.g. CUDA requested without a GPU)."""
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from activekd.errors import InputError
+
 
 def mix_heads(ce_logits: Tensor, kd_logits: Tensor, alpha: float = 0.5, beta: float = 1.0) -> Tensor:
     """Combine the two heads' logits into class probabilities.
@@ -27,11 +29,11 @@ def mix_heads(ce_logits: Tensor, kd_logits: Tensor, alpha: float = 0.5, beta: fl
         ``[n, C]`` float32 probabilities; rows sum to 1.
     """
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        raise InputError(f"alpha must be in [0, 1], got {alpha}")
     if beta <= 0:
-        raise ValueError(f"beta must be > 0, got {beta}")
+        raise InputError(f"beta must be > 0, got {beta}")
     if ce_logits.shape != kd_logits.shape:
-        raise ValueError(f"head shapes differ: {tuple(ce_logits.shape)} vs {tuple(kd_logits.shape)}")
+        raise InputError(f"head shapes differ: {tuple(ce_logits.shape)} vs {tuple(kd_logits.shape)}")
     ce = ce_logits.float()
     if alpha == 0.0:
         return torch.softmax(ce, dim=-1)

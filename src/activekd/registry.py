@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Callable, Generic, TypeVar
 
+from activekd.errors import ActiveKDError
+
 T = TypeVar("T")
 
 
-class UnknownNameError(ValueError):
+class UnknownNameError(ActiveKDError):
     """Raised for a name no registry entry has; the message lists the valid names."""
 
 

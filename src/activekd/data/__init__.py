@@ -1,6 +1,14 @@
 """Datasets with stable sample ids, splits and k-shot initial sets."""
 
-from ._base import SPLITS, UNLABELED, ArraySource, Dataset, ImageSource, k_shot_ids, limit_split
+from ._base import (
+    SPLITS,
+    UNLABELED,
+    ArraySource,
+    Dataset,
+    ImageSource,
+    k_shot_ids,
+    limit_split,
+)
 from ._coop import COOP_DATASETS, list_coop_datasets, load_coop
 from ._registry import DATASETS, create_dataset, list_datasets
 

@@ -12,6 +12,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from activekd.errors import DataError, UnknownIdError
+
 SPLITS = ("pool", "val", "test", "holdout", "unused")
 """``pool``: unlabeled images AL may pick from; ``val``: labeled validation (optional);
 ``test``: labeled evaluation; ``holdout``: kept out of the run (e.g. the stand-in teacher's fit set);
@@ -41,11 +43,11 @@ class ArraySource:
 
     def __init__(self, array: np.ndarray) -> None:
         if array.dtype != np.uint8:
-            raise ValueError(f"image array must be uint8, got {array.dtype}")
+            raise DataError(f"image array must be uint8, got {array.dtype}")
         if array.ndim == 3:
             array = array[:, None]
         if array.ndim != 4:
-            raise ValueError(f"image array must be [N, H, W] or [N, C, H, W], got shape {array.shape}")
+            raise DataError(f"image array must be [N, H, W] or [N, C, H, W], got shape {array.shape}")
         self.array = array
         self.channels = int(array.shape[1])
         self.size = (int(array.shape[2]), int(array.shape[3]))
@@ -94,15 +96,15 @@ class Dataset:
         self.labels = np.asarray(self.labels, dtype=np.int64)
         self.splits = np.asarray(self.splits, dtype=object)
         if self.labels.shape != (n,) or self.splits.shape != (n,):
-            raise ValueError(f"ids, labels and splits must have one entry per sample ({n})")
+            raise DataError(f"ids, labels and splits must have one entry per sample ({n})")
         bad = set(np.unique(self.splits).tolist()) - set(SPLITS)
         if bad:
-            raise ValueError(f"unknown split names {sorted(bad)}; valid: {', '.join(SPLITS)}")
+            raise DataError(f"unknown split names {sorted(bad)}; valid: {', '.join(SPLITS)}")
         if n and (self.labels.max(initial=-1) >= len(self.class_names) or self.labels.min(initial=0) < UNLABELED):
-            raise ValueError("labels out of range of class_names")
+            raise DataError("labels out of range of class_names")
         self._index = {sid: i for i, sid in enumerate(self.ids)}
         if len(self._index) != n:
-            raise ValueError("sample ids must be unique")
+            raise DataError("sample ids must be unique")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -114,7 +116,7 @@ class Dataset:
     def split_indices(self, split: str) -> np.ndarray:
         """Positions of the samples in ``split`` (ascending)."""
         if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
+            raise DataError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
         return np.flatnonzero(self.splits == split)
 
     def labeled_indices(self, split: str) -> np.ndarray:
@@ -133,7 +135,7 @@ class Dataset:
         try:
             return np.fromiter((self._index[i] for i in ids), dtype=np.int64, count=len(ids))
         except KeyError as e:
-            raise KeyError(f"unknown sample id {e.args[0]!r} in dataset {self.name!r}") from None
+            raise UnknownIdError(f"unknown sample id {e.args[0]!r} in dataset {self.name!r}") from None
 
     def fingerprint(self) -> str:
         """A short hash of ids, labels, splits, class names and paths: changes when the data does."""
@@ -155,7 +157,7 @@ def limit_split(dataset: Dataset, split: str, limit: int | None, seed: int = 0) 
     if limit is None or limit >= len(idx):
         return dataset
     if limit < 1:
-        raise ValueError(f"a {split} limit must be >= 1, got {limit}")
+        raise DataError(f"a {split} limit must be >= 1, got {limit}")
     drop = np.random.default_rng(seed).permutation(idx)[limit:]
     splits = dataset.splits.copy()
     splits[drop] = "unused"
@@ -169,13 +171,13 @@ def k_shot_ids(dataset: Dataset, shots: int, seed: int, split: str = "pool") -> 
     Returned in class order, then in the seeded draw order within a class.
     """
     if shots < 0:
-        raise ValueError(f"shots must be >= 0, got {shots}")
+        raise DataError(f"shots must be >= 0, got {shots}")
     idx = dataset.split_indices(split)
     rng = np.random.default_rng(seed)
     out: list[str] = []
     for c, name in enumerate(dataset.class_names):
         members = idx[dataset.labels[idx] == c]
         if len(members) < shots:
-            raise ValueError(f"class {name!r} has {len(members)} labeled images in {split!r}, fewer than shots={shots}")
+            raise DataError(f"class {name!r} has {len(members)} labeled images in {split!r}, fewer than shots={shots}")
         out.extend(dataset.ids[i] for i in rng.choice(members, size=shots, replace=False))
     return out

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from activekd.errors import DataError
+
 from ._base import Dataset
 from ._files import FileSource
 
@@ -83,7 +85,7 @@ def coop_info(name: str) -> CoopInfo:
             keys.add(_norm(info.split_file[len("split_zhou_"):-len(".json")]))
         if key in keys:
             return info
-    raise ValueError(f"unknown CoOp dataset {name!r}; valid: {', '.join(list_coop_datasets())}")
+    raise DataError(f"unknown CoOp dataset {name!r}; valid: {', '.join(list_coop_datasets())}")
 
 
 def _display(classname: str) -> str:
@@ -102,18 +104,18 @@ def _read_split_json(folder: Path, info: CoopInfo) -> tuple[list[str], list[int]
     try:
         split = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise ValueError(f"coop:{info.name}: {path} is not valid JSON ({e})") from None
+        raise DataError(f"coop:{info.name}: {path} is not valid JSON ({e})") from None
     if not isinstance(split, dict) or not set(SPLIT_MAP) <= set(split):
-        raise ValueError(f"coop:{info.name}: {path} must have keys train, val and test")
+        raise DataError(f"coop:{info.name}: {path} must have keys train, val and test")
     rel, labels, splits, names = [], [], [], {}
     for key, our_split in SPLIT_MAP.items():
         for n, item in enumerate(split[key]):
             if not (isinstance(item, list) and len(item) == 3):
-                raise ValueError(f"coop:{info.name}: {path} {key}[{n}] must be [relative_path, label, classname], got {item!r}")
+                raise DataError(f"coop:{info.name}: {path} {key}[{n}] must be [relative_path, label, classname], got {item!r}")
             p, label, cname = item
             label = int(label)
             if names.setdefault(label, cname) != cname:
-                raise ValueError(f"coop:{info.name}: {path}: label {label} is named both {names[label]!r} and {cname!r}")
+                raise DataError(f"coop:{info.name}: {path}: label {label} is named both {names[label]!r} and {cname!r}")
             rel.append(str(p))
             labels.append(label)
             splits.append(our_split)
@@ -136,7 +138,7 @@ def _read_aircraft(folder: Path, info: CoopInfo) -> tuple[list[str], list[int], 
                 continue
             image, _, cname = ln.strip().partition(" ")
             if cname not in cidx:
-                raise ValueError(f"coop:{info.name}: {f} line {n}: variant {cname!r} is not in {variants}")
+                raise DataError(f"coop:{info.name}: {f} line {n}: variant {cname!r} is not in {variants}")
             rel.append(f"{image}.jpg")
             labels.append(cidx[cname])
             splits.append(our_split)
@@ -153,7 +155,7 @@ def _imagenet_classnames(folder: Path, wnids: list[str]) -> dict[str, str]:
                 out[wnid] = name
         missing = [w for w in wnids if w not in out]
         if missing:
-            raise ValueError(f"coop:imagenet: {f} has no class name for folder(s) {missing[:5]}")
+            raise DataError(f"coop:imagenet: {f} has no class name for folder(s) {missing[:5]}")
         return out
     try:  # the same CLIP class names CoOp's classnames.txt was copied from, in sorted-wnid order
         from open_clip import IMAGENET_CLASSNAMES
@@ -173,14 +175,14 @@ def _read_imagenet(folder: Path, info: CoopInfo) -> tuple[list[str], list[int], 
             raise FileNotFoundError(f"coop:imagenet: {images / d} not found; expected {images}/train/<wnid>/*.JPEG and {images}/val/<wnid>/*.JPEG")
     wnids = sorted(e.name for e in os.scandir(images / "train") if e.is_dir())
     if not wnids:
-        raise ValueError(f"coop:imagenet: no class folders in {images / 'train'}")
+        raise DataError(f"coop:imagenet: no class folders in {images / 'train'}")
     names = _imagenet_classnames(folder, wnids)
     widx = {w: i for i, w in enumerate(wnids)}
     rel, labels, splits = [], [], []
     for d, our_split in parts.items():
         for w in sorted(e.name for e in os.scandir(images / d) if e.is_dir()):
             if w not in widx:
-                raise ValueError(f"coop:imagenet: {images / d / w} is not a class of {images / 'train'}")
+                raise DataError(f"coop:imagenet: {images / d / w} is not a class of {images / 'train'}")
             for f in sorted(e.name for e in os.scandir(images / d / w) if e.is_file() and not e.name.startswith(".")):
                 rel.append(f"{d}/{w}/{f}")
                 labels.append(widx[w])
@@ -194,7 +196,7 @@ def dataset_folder(name: str, *, data_root: str | None = None, folder: str | Non
     if folder:
         return Path(folder)
     if not data_root:
-        raise ValueError(f"coop:{info.name} needs --data-root ROOT (the folder holding {info.folder}/) or coop:{info.name}:DIR")
+        raise DataError(f"coop:{info.name} needs --data-root ROOT (the folder holding {info.folder}/) or coop:{info.name}:DIR")
     return Path(data_root) / info.folder
 
 
@@ -213,13 +215,13 @@ def load_coop(name: str, *, data_root: str | None = None, folder: str | None = N
     else:
         rel, labels, splits, names = _read_split_json(base, info)
     if not rel:
-        raise ValueError(f"coop:{info.name}: no images listed under {base}")
+        raise DataError(f"coop:{info.name}: no images listed under {base}")
     num_classes = max(names) + 1
     if sorted(names) != list(range(num_classes)):
-        raise ValueError(f"coop:{info.name}: labels must be 0..C-1 with no gaps; missing {sorted(set(range(num_classes)) - set(names))[:5]}")
+        raise DataError(f"coop:{info.name}: labels must be 0..C-1 with no gaps; missing {sorted(set(range(num_classes)) - set(names))[:5]}")
     image_root = base / info.image_dir if info.image_dir else base
     if len(set(rel)) != len(rel):
-        raise ValueError(f"coop:{info.name}: the same image is listed more than once")
+        raise DataError(f"coop:{info.name}: the same image is listed more than once")
     paths = [str(image_root / r) for r in rel]
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
@@ -236,6 +238,6 @@ def load_coop(name: str, *, data_root: str | None = None, folder: str | None = N
 def load_coop_spec(arg: str | None, *, data_root: str | None, image_size: int, cache_dir: str | None) -> Dataset:
     """``coop:NAME`` or ``coop:NAME:DIR`` (the registry entry)."""
     if not arg:
-        raise ValueError(f"coop needs a dataset name: coop:NAME[:DIR], NAME in {', '.join(list_coop_datasets())}")
+        raise DataError(f"coop needs a dataset name: coop:NAME[:DIR], NAME in {', '.join(list_coop_datasets())}")
     name, sep, folder = arg.partition(":")
     return load_coop(name, data_root=data_root, folder=folder if sep else None, image_size=image_size, cache_dir=cache_dir)

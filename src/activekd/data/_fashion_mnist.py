@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from activekd.errors import DataError
+
 from ._base import ArraySource, Dataset
 
 log = logging.getLogger(__name__)
@@ -37,12 +39,12 @@ def read_idx(path: Path) -> np.ndarray:
     with opener(path, "rb") as f:
         data = f.read()
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise ValueError(f"{path} is not an unsigned-byte IDX file")
+        raise DataError(f"{path} is not an unsigned-byte IDX file")
     ndim = data[3]
     dims = np.frombuffer(data, dtype=">u4", count=ndim, offset=4).astype(np.int64)
     arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if arr.size != int(np.prod(dims)):
-        raise ValueError(f"{path} is truncated: expected {int(np.prod(dims))} values, found {arr.size}")
+        raise DataError(f"{path} is truncated: expected {int(np.prod(dims))} values, found {arr.size}")
     return arr.reshape(tuple(dims))
 
 

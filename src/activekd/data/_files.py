@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from activekd._atomic import atomic_path
+from activekd.errors import DataError
+from activekd.progress import bar
 
 from ._base import SPLITS, UNLABELED, Dataset
 
@@ -99,7 +100,7 @@ class FileSource:
         return self._array
 
     def _decode_into(self, arr: np.ndarray) -> np.ndarray:
-        for i in tqdm(range(len(self.paths)), desc="decoding images", unit="img", leave=False):
+        for i in bar(range(len(self.paths)), desc="decoding images", unit="img"):
             arr[i] = _square(self.pil(i), self._side)
         return arr
 
@@ -110,15 +111,15 @@ class FileSource:
 
 def _keep_readable(what: str, paths: list[str], *rest: list) -> tuple[list, ...]:
     """Drop unreadable images (one warning naming them); ``what`` names the dataset when none is left."""
-    ok = [_readable(p) for p in tqdm(paths, desc="checking images", unit="img", leave=False)]
+    ok = [_readable(p) for p in bar(paths, desc="checking images", unit="img")]
     bad = [p for p, good in zip(paths, ok) if not good]
-    if bad:
-        shown = ", ".join(bad[:10]) + (f" (+{len(bad) - 10} more)" if len(bad) > 10 else "")
-        log.warning("skipping %d unreadable image(s): %s", len(bad), shown)
     keep = [i for i, good in enumerate(ok) if good]
+    shown = ", ".join(bad[:10]) + (f" (+{len(bad) - 10} more)" if len(bad) > 10 else "")
     if paths and not keep:
-        raise ValueError(f"{what}: none of its {len(paths)} image(s) can be read (corrupt, truncated or missing), e.g. {shown}; "
-                         "check the files")
+        raise DataError(f"{what}: none of its {len(paths)} image(s) can be read (corrupt, truncated or missing), e.g. {shown}; "
+                        "check the files")
+    if bad:
+        log.warning("skipping %d unreadable image(s): %s", len(bad), shown)
     return tuple([col[i] for i in keep] for col in (paths, *rest))
 
 
@@ -140,7 +141,7 @@ def load_imagefolder(root: str, *, image_size: int = 224, cache_dir: str | None 
         layout = [(base, "pool")]
     classes = sorted({c.name for d, _ in layout for c in _class_dirs(d)})
     if not classes:
-        raise ValueError(f"imagefolder: {root} has no class folders")
+        raise DataError(f"imagefolder: {root} has no class folders")
     cidx = {c: i for i, c in enumerate(classes)}
     paths, labels, splits = [], [], []
     for d, split in layout:
@@ -151,7 +152,7 @@ def load_imagefolder(root: str, *, image_size: int = 224, cache_dir: str | None 
                     labels.append(cidx[cdir.name])
                     splits.append(split)
     if not paths:
-        raise ValueError(f"imagefolder: no images ({', '.join(IMAGE_EXTENSIONS)}) under {root}")
+        raise DataError(f"imagefolder: no images ({', '.join(IMAGE_EXTENSIONS)}) under {root}")
     paths, labels, splits = _keep_readable(f"imagefolder:{root}", paths, labels, splits)
     ids = [Path(p).relative_to(base).as_posix() for p in paths]
     return Dataset(
@@ -173,34 +174,34 @@ def load_csv(file: str, *, image_size: int = 224, cache_dir: str | None = None) 
     try:
         text = f.read_bytes().decode("utf-8-sig")  # a UTF-8 BOM (Excel) is fine; CRLF line ends too
     except UnicodeDecodeError:
-        raise ValueError(f"csv: {file} is not UTF-8 text (a CSV with a header path,label[,split] is expected)") from None
+        raise DataError(f"csv: {file} is not UTF-8 text (a CSV with a header path,label[,split] is expected)") from None
     if "\x00" in text:
-        raise ValueError(f"csv: {file} is a binary file, not a CSV with a header path,label[,split]")
+        raise DataError(f"csv: {file} is a binary file, not a CSV with a header path,label[,split]")
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [(h or "").strip() for h in reader.fieldnames or []]
     if not {"path", "label"} <= set(header):
-        raise ValueError(f"csv: {file} needs a header with columns path,label[,split]; got {','.join(header) or 'nothing'}")
+        raise DataError(f"csv: {file} needs a header with columns path,label[,split]; got {','.join(header) or 'nothing'}")
     reader.fieldnames = header
     rows = []
     for n, r in enumerate(reader, start=2):
         if None in r:
-            raise ValueError(f"csv: {file} line {n}: more cells than the header has columns")
+            raise DataError(f"csv: {file} line {n}: more cells than the header has columns")
         r = {k: (v or "").strip() for k, v in r.items()}
         if not any(r.values()):
             continue  # a blank line
         if not r["path"]:
-            raise ValueError(f"csv: {file} line {n}: empty path")
+            raise DataError(f"csv: {file} line {n}: empty path")
         rows.append((n, r))
     if not rows:
-        raise ValueError(f"csv: {file} has no rows")
+        raise DataError(f"csv: {file} has no rows")
     for n, r in rows:
         s = r.get("split") or "pool"
         if s not in SPLITS:
-            raise ValueError(f"csv: {file} line {n}: unknown split {s!r}; valid: {', '.join(SPLITS)}")
+            raise DataError(f"csv: {file} line {n}: unknown split {s!r}; valid: {', '.join(SPLITS)}")
     seen: set[str] = set()
     for n, r in rows:
         if r["path"] in seen:
-            raise ValueError(f"csv: {file} line {n}: duplicate path {r['path']!r}")
+            raise DataError(f"csv: {file} line {n}: duplicate path {r['path']!r}")
         seen.add(r["path"])
     rows = [r for _, r in rows]
     classes = sorted({r["label"].strip() for r in rows if r["label"].strip()})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from activekd.errors import DataError
 from activekd.registry import Registry, parse_spec
 
 from ._base import Dataset
@@ -27,14 +28,14 @@ def _fashion_mnist(arg: str | None, *, data_root: str | None, image_size: int, c
 @DATASETS.register("imagefolder")
 def _imagefolder(arg: str | None, *, data_root: str | None, image_size: int, cache_dir: str | None) -> Dataset:
     if not arg:
-        raise ValueError("imagefolder needs a folder: imagefolder:DIR")
+        raise DataError("imagefolder needs a folder: imagefolder:DIR")
     return load_imagefolder(arg, image_size=image_size, cache_dir=cache_dir)
 
 
 @DATASETS.register("csv")
 def _csv(arg: str | None, *, data_root: str | None, image_size: int, cache_dir: str | None) -> Dataset:
     if not arg:
-        raise ValueError("csv needs a file: csv:FILE")
+        raise DataError("csv needs a file: csv:FILE")
     return load_csv(arg, image_size=image_size, cache_dir=cache_dir)
 
 

@@ -13,24 +13,49 @@ import os
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from activekd.errors import ActiveKDError
+
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
 
 
-class UnreadableImageError(ValueError):
-    """An image file that does not exist or cannot be decoded; the message names its path."""
+class UnreadableImageError(ActiveKDError):
+    """An image file that does not exist or cannot be decoded; the message names its path.
+
+    ``path`` and ``reason`` (a few words: ``empty file``, ``not an image``, ``image file is
+    truncated ...``) are kept apart for reports that name many images in one line.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"unreadable image {path}: {reason}")
+        self.path, self.reason = path, reason
 
 
-class BadImageArrayError(ValueError):
+class BadImageArrayError(ActiveKDError):
     """An array that is not a uint8 image (``[H, W]``, ``[H, W, C]`` or ``[C, H, W]``, C in 1, 3, 4)."""
 
 
+def _reason(path: str, e: Exception) -> str:
+    """Why ``path`` did not decode, in a few words (PIL's messages repeat the path)."""
+    if isinstance(e, FileNotFoundError):
+        return "no such file"
+    if os.path.isfile(path) and os.path.getsize(path) == 0:
+        return "empty file"
+    if isinstance(e, UnidentifiedImageError):
+        return "not an image PIL can read"
+    return (str(e).splitlines() or [type(e).__name__])[0][:120]
+
+
 def open_rgb(path: str | os.PathLike) -> Image.Image:
-    """Decode an image file to RGB; raises :class:`UnreadableImageError` naming ``path``."""
+    """Decode an image file to RGB; raises :class:`UnreadableImageError` naming ``path``.
+
+    A truncated file fails here (PIL refuses to fill in missing data unless a program sets
+    ``ImageFile.LOAD_TRUNCATED_IMAGES``), as do empty files, non-images and decompression bombs.
+    """
     try:
         with Image.open(path) as im:
             return im.convert("RGB")
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
-        raise UnreadableImageError(f"unreadable image {os.fspath(path)}: {e}") from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise UnreadableImageError(os.fspath(path), _reason(os.fspath(path), e)) from None
 
 
 def array_to_pil(a: np.ndarray) -> Image.Image:

@@ -1,4 +1,8 @@
-"""Expanding ``activekd predict`` arguments (files, folders, globs, CSVs of paths) into images to read."""
+"""Expanding ``activekd predict`` arguments (files, folders, globs, CSVs of paths) into images to read.
+
+A CSV may carry a ``label`` column: the class each image should be. :func:`predict_images` then
+refuses a model that lacks one of those classes, and reports top-1 accuracy.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from activekd.errors import ActiveKDError
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
-class ImageSpecError(ValueError):
+class ImageSpecError(ActiveKDError):
     """A predict argument that names no image, folder, glob match or CSV."""
 
 
 @dataclass(frozen=True)
 class ImageItem:
-    """One image to predict: ``id`` (as written in a CSV, or relative to a folder) and its ``path``."""
+    """One image to predict: ``id`` (as written in a CSV, or relative to a folder), its ``path`` and,
+    from a CSV's ``label`` column, the class it should be (``None`` when not given)."""
 
     id: str
     path: str
+    label: str | None = None
 
 
 def _folder(d: Path) -> list[ImageItem]:
@@ -29,13 +37,16 @@ def _folder(d: Path) -> list[ImageItem]:
 
 
 def _csv(f: Path) -> list[ImageItem]:
-    """A CSV with a ``path`` column (and optionally ``id``); paths relative to the CSV's folder."""
+    """A CSV with a ``path`` column (and optionally ``id``, ``label``); paths relative to the CSV's folder."""
     with open(f, newline="") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None or "path" not in reader.fieldnames:
-            raise ImageSpecError(f"{f} needs a header with a 'path' column (and optionally 'id'); got {reader.fieldnames}")
+            raise ImageSpecError(f"{f} needs a header with a 'path' column (and optionally 'id', 'label'); got {reader.fieldnames}")
         rows = list(reader)
-    return [ImageItem(r.get("id") or r["path"], str(f.parent / r["path"])) for r in rows]
+    empty = [n for n, r in enumerate(rows, start=2) if not (r.get("path") or "").strip()]
+    if empty:
+        raise ImageSpecError(f"{f}: line(s) {', '.join(map(str, empty[:5]))} have no path")
+    return [ImageItem(r.get("id") or r["path"], str(f.parent / r["path"]), (r.get("label") or "").strip() or None) for r in rows]
 
 
 def expand_images(specs: Sequence[str]) -> list[ImageItem]:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from activekd.errors import ActiveKDError
+
 FORMAT_TAG = "activekd-export-v1"
 INPUT_CONTRACT = "images: uint8 [B, 3, H, W] RGB, any B, H, W"
 OUTPUT_CONTRACT = "probs: float32 [B, C] = (1 - alpha) * softmax(ce) + alpha * softmax(kd / beta)"
 HOST_PREPROCESS = "RGB; shorter side resized to input_size (bilinear), centre square crop (as the training loader)"
 
 
-class ExportError(ValueError):
+class ExportError(ActiveKDError):
     """A user mistake in exporting or loading a deployed student (bad path, round, file)."""
 
 

@@ -7,14 +7,24 @@ a model, print, do I/O or touch the global RNG. The pure building blocks are pub
 functions and ``class_balanced_quota``.
 """
 
-from ._base import SelectionInputs, check_budget, get_strategy, list_strategies, register_strategy, select
+import sys
+import types
+
+from . import _random  # noqa: F401  (registration)
 from ._badge import badge_kmeanspp
+from ._base import (
+    SelectionInputs,
+    check_budget,
+    get_strategy,
+    list_strategies,
+    register_strategy,
+    select,
+)
 from ._class_balanced import class_balanced_quota
 from ._disagreement import teacher_student_kl
 from ._kcenter import greedy_k_center
 from ._typiclust import kmeans, typicality, typiclust_select
 from ._uncertainty import entropy_scores, least_confidence_scores, margin_scores
-from . import _random  # noqa: F401  (registration)
 
 __all__ = [
     "SelectionInputs",
@@ -34,3 +44,13 @@ __all__ = [
     "typicality",
     "typiclust_select",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``activekd.select(name, ...)`` calls :func:`select`: the package and its main function share a name."""
+
+    def __call__(self, *args, **kwargs):
+        return select(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -41,6 +41,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from activekd.errors import InputError
+
 from ._base import SelectionInputs, register_strategy
 from ._ops import (
     argmax_first,
@@ -79,11 +81,11 @@ def badge_kmeanspp(probs: Tensor, features: Tensor, budget: int, *, generator: t
         ``[budget]`` long positions in pick order, on ``probs.device``.
     """
     if probs.dim() != 2 or features.dim() != 2 or probs.shape[0] != features.shape[0]:
-        raise ValueError(f"probs {tuple(probs.shape)} and features {tuple(features.shape)} must be [n, C] and [n, d]")
+        raise InputError(f"probs {tuple(probs.shape)} and features {tuple(features.shape)} must be [n, C] and [n, d]")
     n, num_classes = probs.shape
     dim = features.shape[1]
     if not 0 <= budget <= n:
-        raise ValueError(f"budget {budget} must be between 0 and the number of points ({n})")
+        raise InputError(f"budget {budget} must be between 0 and the number of points ({n})")
     device = probs.device
     if budget == 0:
         return torch.empty(0, dtype=torch.long, device=device)
@@ -160,3 +162,6 @@ def _lower_d2(d2: Tensor, cand: Tensor, p: int, probs: Tensor, features: Tensor,
 def badge(inputs: SelectionInputs, budget: int, *, generator: torch.Generator, device: torch.device) -> Tensor:
     """BADGE on the mixed probabilities ``p`` ``[n, C]`` and pooled features ``h`` ``[n, d]``."""
     return badge_kmeanspp(inputs.pool_probs(device), inputs.pool_features.to(device), budget, generator=generator)
+
+
+badge.needs_features = True  # reads the pool features: refused without them

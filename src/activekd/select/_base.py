@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional, Protocol, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from activekd.errors import InputError
 from activekd.heads import mix_heads
 from activekd.registry import Registry
 
@@ -40,6 +42,35 @@ class SelectionInputs:
     alpha: float = 0.5
     beta: float = 1.0
     pool_teacher: Optional[Tensor] = None  # [n, C] teacher logits, for teacher-aware strategies
+    given_probs: bool = False  # the *_ce fields hold probabilities already (``from_arrays``); the head mix is skipped
+
+    def __post_init__(self) -> None:
+        """NumPy arrays (or lists) are accepted anywhere a tensor is: converted once, without a copy where possible."""
+        for name in ("pool_ce", "pool_kd", "pool_features", "labeled_ce", "labeled_kd", "labeled_features", "labeled_labels",
+                     "pool_teacher"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, Tensor):
+                object.__setattr__(self, name, torch.as_tensor(np.asarray(v)))
+
+    @classmethod
+    def from_arrays(cls, *, probs, labeled_probs=None, features=None, labeled_features=None, labels=None, teacher_logits=None,
+                    pool_ids: Optional[Sequence] = None, labeled_ids: Optional[Sequence] = None) -> "SelectionInputs":
+        """Inputs from plain arrays (NumPy or torch): the pool's class probabilities ``probs`` ``[n, C]`` instead of two heads.
+
+        Only what a strategy reads is needed: ``features`` ``[n, d]`` for coreset, BADGE and TypiClust, ``labels`` ``[m]``
+        for class-balanced, ``teacher_logits`` ``[n, C]`` for disagreement. Ids default to positions ``0..n-1``
+        (labeled: ``-1..-m``).
+        """
+        p = torch.as_tensor(np.asarray(probs))
+        n, c = p.shape if p.dim() == 2 else (len(p), -1)
+        lp = torch.as_tensor(np.asarray(labeled_probs)) if labeled_probs is not None else torch.empty(0, max(c, 0))
+        m = int(lp.shape[0])
+        f = torch.as_tensor(np.asarray(features)) if features is not None else torch.empty(n, 0)
+        lf = torch.as_tensor(np.asarray(labeled_features)) if labeled_features is not None else torch.empty(m, f.shape[1])
+        y = torch.as_tensor(np.asarray(labels)).long() if labels is not None else torch.full((m,), -1, dtype=torch.long)
+        return cls(list(range(n)) if pool_ids is None else list(pool_ids), p, p, f,
+                   [-(i + 1) for i in range(m)] if labeled_ids is None else list(labeled_ids), lp, lp, lf, y,
+                   pool_teacher=None if teacher_logits is None else torch.as_tensor(np.asarray(teacher_logits)), given_probs=True)
 
     def validate(self) -> None:
         """Raise ``ValueError`` for inconsistent shapes or ids shared by the pool and labeled set."""
@@ -50,7 +81,7 @@ class SelectionInputs:
                 return
             if t.dim() != 2 or t.shape[0] != rows or (cols is not None and t.shape[1] != cols):
                 want = f"[{rows}, {cols if cols is not None else 'd'}]"
-                raise ValueError(f"SelectionInputs.{name} has shape {tuple(t.shape)}, expected {want}")
+                raise InputError(f"SelectionInputs.{name} has shape {tuple(t.shape)}, expected {want}")
 
         c = int(self.pool_ce.shape[1]) if self.pool_ce.dim() == 2 else -1
         check("pool_ce", self.pool_ce, n)
@@ -61,15 +92,15 @@ class SelectionInputs:
         check("labeled_kd", self.labeled_kd, m, c)
         check("labeled_features", self.labeled_features, m, d)
         if self.labeled_labels.shape != (m,) and not (m == 0 and self.labeled_labels.numel() == 0):
-            raise ValueError(f"SelectionInputs.labeled_labels has shape {tuple(self.labeled_labels.shape)}, expected [{m}]")
+            raise InputError(f"SelectionInputs.labeled_labels has shape {tuple(self.labeled_labels.shape)}, expected [{m}]")
         if self.pool_teacher is not None:
             check("pool_teacher", self.pool_teacher, n, c)
         pool = set(self.pool_ids)
         if len(pool) != n:
-            raise ValueError("SelectionInputs.pool_ids contains duplicate ids")
+            raise InputError("SelectionInputs.pool_ids contains duplicate ids")
         shared = pool.intersection(self.labeled_ids)
         if shared:
-            raise ValueError(f"{len(shared)} ids are both in the pool and labeled, e.g. {sorted(shared)[0]!r}")
+            raise InputError(f"{len(shared)} ids are both in the pool and labeled, e.g. {sorted(shared)[0]!r}")
 
     @property
     def num_pool(self) -> int:
@@ -91,6 +122,9 @@ class SelectionInputs:
             rows = chunk_rows(self.num_classes, device)
         for start, stop in row_chunks(n, rows):
             ce = self.pool_ce[start:stop].to(device)
+            if self.given_probs:
+                yield start, stop, ce.float()
+                continue
             kd = self.pool_kd[start:stop].to(device)
             yield start, stop, mix_heads(ce, kd, self.alpha, self.beta)
 
@@ -108,7 +142,7 @@ class SelectionInputs:
         """``[m, C]`` mixed probabilities of the labeled set."""
         m, c = len(self.labeled_ids), self.num_classes
         ce, kd = self.labeled_ce.reshape(m, c).to(device), self.labeled_kd.reshape(m, c).to(device)
-        return mix_heads(ce, kd, self.alpha, self.beta)
+        return ce.float() if self.given_probs else mix_heads(ce, kd, self.alpha, self.beta)
 
     def labeled_feature_matrix(self, device: torch.device | str = "cpu") -> Tensor:
         """``[m, d]`` labeled features on ``device`` (also for an empty labeled set of any shape)."""
@@ -141,30 +175,30 @@ def list_strategies() -> list[str]:
 def check_budget(inputs: SelectionInputs, budget: int) -> None:
     """Raise a clear error for a budget the pool cannot satisfy."""
     if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
-        raise ValueError(f"budget must be a positive integer, got {budget!r}")
+        raise InputError(f"budget must be a positive integer, got {budget!r}")
     if budget > inputs.num_pool:
-        raise ValueError(f"budget {budget} is larger than the unlabeled pool ({inputs.num_pool} images)")
+        raise InputError(f"budget {budget} is larger than the unlabeled pool ({inputs.num_pool} images)")
 
 
-def select(
-    name: str,
-    inputs: SelectionInputs,
-    budget: int,
-    *,
-    generator: torch.Generator | None = None,
-    seed: int | None = None,
-    device: torch.device | str = "cpu",
-) -> list[str]:
+def select(name: str, inputs: SelectionInputs | None = None, budget: int | None = None, *, generator: torch.Generator | None = None,
+           seed: int | None = None, device: torch.device | str = "cpu", **arrays) -> list:
     """Run strategy ``name`` and return ``budget`` distinct pool ids in pick order.
 
-    Randomness comes only from ``generator`` (or a fresh one seeded with ``seed``, default 0), so
-    the same inputs and seed give the same ids. Raises ``UnknownNameError`` for an unknown name
-    (listing the valid ones) and ``ValueError`` for a budget the pool cannot satisfy or
-    inconsistent inputs (shapes, ids both in the pool and labeled).
+    Give ``inputs``, or plain arrays by keyword (``probs=``, ``labeled_probs=``, ``features=``, ...: see
+    :meth:`SelectionInputs.from_arrays`; ids are then pool positions). Randomness comes only from
+    ``generator`` (or a fresh one seeded with ``seed``, default 0), so the same inputs and seed give the
+    same ids. Raises ``UnknownNameError`` for an unknown name (listing the valid ones) and
+    ``InputError`` for a budget the pool cannot satisfy or inconsistent inputs.
     """
     fn = get_strategy(name)
+    if inputs is None:
+        inputs = SelectionInputs.from_arrays(**arrays)
+    elif arrays:
+        raise InputError(f"give SelectionInputs or arrays, not both (got {', '.join(sorted(arrays))})")
     check_budget(inputs, budget)
     inputs.validate()
+    if getattr(fn, "needs_features", False) and inputs.pool_features.shape[-1] == 0:
+        raise InputError(f"strategy {name!r} needs the pool's features (features=[n, d])")
     if generator is None:
         generator = torch.Generator().manual_seed(0 if seed is None else seed)
     pos = fn(inputs, budget, generator=generator, device=torch.device(device))

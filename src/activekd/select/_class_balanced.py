@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from activekd.errors import InputError
+
 from ._base import SelectionInputs, register_strategy
 
 
@@ -36,9 +38,9 @@ def class_balanced_quota(labeled_counts: Tensor, available: Tensor, budget: int)
     counts = [int(v) for v in labeled_counts.tolist()]
     avail = [int(v) for v in available.tolist()]
     if len(counts) != len(avail):
-        raise ValueError(f"labeled_counts has {len(counts)} classes, available has {len(avail)}")
+        raise InputError(f"labeled_counts has {len(counts)} classes, available has {len(avail)}")
     if budget > sum(avail):
-        raise ValueError(f"budget {budget} is larger than the pool ({sum(avail)} points)")
+        raise InputError(f"budget {budget} is larger than the pool ({sum(avail)} points)")
     weight = [1.0 / (c + 1) for c in counts]
     quota = [0] * len(avail)
     active = [c for c in range(len(avail)) if avail[c] > 0]
@@ -74,7 +76,7 @@ def class_balanced(inputs: SelectionInputs, budget: int, *, generator: torch.Gen
     pred = pred.cpu()
     labels = inputs.labeled_labels.reshape(-1).cpu().long()
     if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"labeled_labels must lie in [0, {num_classes}), got range [{int(labels.min())}, {int(labels.max())}]")
+        raise InputError(f"labeled_labels must lie in [0, {num_classes}), got range [{int(labels.min())}, {int(labels.max())}]")
     labeled_counts = torch.bincount(labels, minlength=num_classes)
     available = torch.bincount(pred, minlength=num_classes)
     quota = class_balanced_quota(labeled_counts, available, budget)

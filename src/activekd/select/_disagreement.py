@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from activekd.errors import InputError
+
 from ._base import SelectionInputs, register_strategy
 from ._ops import top_scores
 
@@ -27,7 +29,7 @@ _P_FLOOR = torch.finfo(torch.float32).tiny
 def teacher_student_kl(teacher_logits: Tensor, student_probs: Tensor) -> Tensor:
     """``[n]`` float64 ``KL(softmax(teacher_logits) || student_probs)``, both ``[n, C]``."""
     if teacher_logits.shape != student_probs.shape:
-        raise ValueError(
+        raise InputError(
             f"teacher logits {tuple(teacher_logits.shape)} and student probabilities "
             f"{tuple(student_probs.shape)} must have the same shape"
         )
@@ -42,7 +44,7 @@ def teacher_student_kl(teacher_logits: Tensor, student_probs: Tensor) -> Tensor:
 def disagreement(inputs: SelectionInputs, budget: int, *, generator: torch.Generator, device: torch.device) -> Tensor:
     """Largest KL(teacher || student) over the pool; needs ``inputs.pool_teacher`` ``[n, C]``."""
     if inputs.pool_teacher is None:
-        raise ValueError(
+        raise InputError(
             "strategy 'disagreement' needs the teacher's logits on the pool (SelectionInputs.pool_teacher); "
             "it is None. Pass the teacher logits, or choose a strategy that does not use the teacher."
         )

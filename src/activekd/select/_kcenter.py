@@ -45,6 +45,8 @@ from typing import Literal, Optional
 import torch
 from torch import Tensor
 
+from activekd.errors import InputError
+
 from ._base import SelectionInputs, register_strategy
 from ._ops import (
     argmax_first,
@@ -139,12 +141,12 @@ def greedy_k_center(
         ``[budget]`` long pool positions in pick order, on ``points.device``.
     """
     if metric not in ("l2", "cosine"):
-        raise ValueError(f"unknown metric {metric!r}; valid: cosine, l2")
+        raise InputError(f"unknown metric {metric!r}; valid: cosine, l2")
     if points.dim() != 2 or centres.dim() != 2 or centres.shape[1] != points.shape[1]:
-        raise ValueError(f"points {tuple(points.shape)} and centres {tuple(centres.shape)} must be [n, D] and [m, D]")
+        raise InputError(f"points {tuple(points.shape)} and centres {tuple(centres.shape)} must be [n, D] and [m, D]")
     n, width = points.shape
     if not 0 <= budget <= n:
-        raise ValueError(f"budget {budget} must be between 0 and the number of points ({n})")
+        raise InputError(f"budget {budget} must be between 0 and the number of points ({n})")
     device = points.device
     if budget == 0:
         return torch.empty(0, dtype=torch.long, device=device)
@@ -246,3 +248,6 @@ def coreset(inputs: SelectionInputs, budget: int, *, generator: torch.Generator,
     return greedy_k_center(
         inputs.pool_features.to(device), inputs.labeled_feature_matrix(device), budget, metric="cosine"
     )
+
+
+coreset.needs_features = True  # reads the pool features: refused without them

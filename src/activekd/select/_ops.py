@@ -18,6 +18,8 @@ from typing import Iterator, Optional
 import torch
 from torch import Tensor
 
+from activekd.errors import InputError
+
 _UNIT_ROUNDOFF = 2.0**-53  # float64
 _CPU_CHUNK_ELEMS = 1 << 20  # elements per chunk: 8 MB of float64
 _GPU_CHUNK_ELEMS = 1 << 26  # ~512 MB of float64: few kernel launches per pass
@@ -71,7 +73,7 @@ def check_finite(x: Tensor, what: str, rows: Optional[int] = None) -> None:
         rows = chunk_rows(max(1, x[0].numel()), x.device)
     for a, b in row_chunks(x.shape[0], rows):
         if not bool(torch.isfinite(x[a:b]).all()):
-            raise ValueError(f"{what} must be finite (found NaN or inf)")
+            raise InputError(f"{what} must be finite (found NaN or inf)")
 
 
 def row_chunks(n: int, rows: int) -> Iterator[tuple[int, int]]:
@@ -88,7 +90,7 @@ def fixed_order_sum(x: Tensor) -> Tensor:
     (its reduction order may depend on the shape and the thread count).
     """
     if x.dim() != 2:
-        raise ValueError(f"expected a [P, D] tensor, got shape {tuple(x.shape)}")
+        raise InputError(f"expected a [P, D] tensor, got shape {tuple(x.shape)}")
     width = x.shape[1]
     if width == 0:
         return x.new_zeros(x.shape[0])

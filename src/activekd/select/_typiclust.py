@@ -31,6 +31,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from activekd.errors import InputError
+
 from ._base import SelectionInputs, register_strategy
 from ._ops import check_finite, chunk_rows, row_chunks, sample_proportional
 
@@ -89,7 +91,7 @@ def kmeans(
     """
     n = x.shape[0]
     if not 1 <= k <= n:
-        raise ValueError(f"k must be between 1 and the number of points ({n}), got {k}")
+        raise InputError(f"k must be between 1 and the number of points ({n}), got {k}")
     rows = chunk_size or chunk_rows(max(k, x.shape[1]), x.device)
     sample_size = min(n, max(4096, 20 * k))
     if sample_size < n:
@@ -157,7 +159,7 @@ def typiclust_select(
     """
     n, m = pool_features.shape[0], labeled_features.shape[0]
     if not 0 <= budget <= n:
-        raise ValueError(f"budget {budget} must be between 0 and the number of points ({n})")
+        raise InputError(f"budget {budget} must be between 0 and the number of points ({n})")
     device = pool_features.device
     if budget == 0:
         return torch.empty(0, dtype=torch.long, device=device)
@@ -195,3 +197,6 @@ def typiclust(inputs: SelectionInputs, budget: int, *, generator: torch.Generato
     return typiclust_select(
         inputs.pool_features.to(device), inputs.labeled_feature_matrix(device), budget, generator=generator
     )
+
+
+typiclust.needs_features = True  # reads the pool features: refused without them

@@ -3,8 +3,8 @@
 from ._answers import Answer, read_answer_file
 from ._errors import AnswerError, SessionError, StoreError
 from ._labeling import LabelReport, sync, undo_last_import
-from ._oracle import ORACLES, Oracle, create_oracle
 from ._open import embed_teacher, load_dataset, read_stored_config, registered_names
+from ._oracle import ORACLES, Oracle, create_oracle
 from ._runner import ActiveSession, round_seed
 from ._store import LABEL_SOURCES, RoundRecord, SessionStore
 

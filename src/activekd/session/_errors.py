@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from activekd.errors import ActiveKDError
 
-class SessionError(ValueError):
+
+class SessionError(ActiveKDError):
     """A run that cannot start or continue; nothing was changed."""
 
 

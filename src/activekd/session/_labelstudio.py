@@ -25,6 +25,8 @@ from urllib.parse import quote
 from xml.etree import ElementTree
 from xml.sax.saxutils import quoteattr
 
+from activekd.errors import ActiveKDError
+
 IMAGE = "image"
 """Name of the ``Image`` object tag, and the task data key holding the image URL."""
 CONTROL = "label"
@@ -36,7 +38,7 @@ ID_KEY = "activekd_id"
 _MIN_META = {"id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement", "history"}
 
 
-class LabelFileError(ValueError):
+class LabelFileError(ActiveKDError):
     """A Label Studio export, project or path that activekd cannot use (one-line reason)."""
 
 

@@ -20,7 +20,14 @@ from activekd.data import Dataset, create_dataset, limit_split
 from activekd.device import resolve_device
 from activekd.teachers import TeacherContext, create_teacher, embed_dataset
 
-from ._checks import check_budget, check_config, check_dataset, check_folder, check_oracle, initial_labels
+from ._checks import (
+    check_budget,
+    check_config,
+    check_dataset,
+    check_folder,
+    check_oracle,
+    initial_labels,
+)
 from ._errors import SessionError, StoreError
 from ._lock import RunLock
 from ._oracle import ORACLES, create_oracle

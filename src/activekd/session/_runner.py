@@ -25,7 +25,15 @@ from activekd.data import Dataset
 from activekd.select import SelectionInputs, get_strategy, select
 from activekd.students import DualHeadStudent, create_student
 from activekd.students.io import load_student, save_student, student_metadata
-from activekd.train import ImageBank, LabeledSplit, Outputs, TrainBatchSource, evaluate_student, predict, train_student
+from activekd.train import (
+    ImageBank,
+    LabeledSplit,
+    Outputs,
+    TrainBatchSource,
+    evaluate_student,
+    predict,
+    train_student,
+)
 
 from ._batch import Batch, suggestions
 from ._errors import SessionError
@@ -34,6 +42,7 @@ from ._lock import RunLock
 from ._open import open_session, stored_config
 from ._oracle import Oracle
 from ._results import build_results, write_results
+from ._runlog import attach_run_log, detach_run_log, log_opened, log_round
 from ._signals import agreement_signals
 from ._store import SessionStore
 from ._teacher_logits import TeacherLogits
@@ -106,7 +115,12 @@ class ActiveSession:
         """Open a run with its stored configuration; ``changes`` (``device=``, ``rounds=``, ``budget=``, ...) override it."""
         return cls.open(stored_config(Path(out), changes), out)
 
+    def __post_init__(self) -> None:
+        self._log_handler = attach_run_log(self.out)
+        log_opened(self.out, _version(), self.teacher.name if self.teacher else "none", self.device)
+
     def close(self) -> None:
+        detach_run_log(self._log_handler)
         self.store.close()
         self.lock.release()
 
@@ -147,7 +161,7 @@ class ActiveSession:
         data = clock.lap("teacher", self.round_data(r))
         student, losses = clock.lap("train", self.train(data))
         kill_point("train")
-        metrics = dict(round=r, num_labeled=len(data.labeled), **self.evaluate(student, data),
+        metrics = dict(round=r, num_labeled=len(data.labeled), **evaluate_round(self, student, data),
                        train_loss=float(np.mean(losses[-20:])), labels_sha256=data.labels_digest())
         kill_point("evaluate")
         clock.lap("evaluate")
@@ -159,6 +173,7 @@ class ActiveSession:
         batch = clock.lap("select", pick_batch(self, student, data, metrics, pool) if r < loop.rounds else Batch(r, (), {}))
         metrics.update(num_picked=len(batch.ids), seconds=clock.seconds)
         self._record(r, metrics, batch, ckpt)
+        log_round(metrics)
         return metrics
 
     def train(self, data: RoundData) -> tuple[DualHeadStudent, list[float]]:
@@ -194,19 +209,6 @@ class ActiveSession:
         return predict(student, self.bank, positions, device=self.device, batch_size=t.eval_batch_size, bf16=t.bf16,
                        progress=self.config.progress, desc=desc)
 
-    def evaluate(self, student, data: RoundData) -> dict:
-        ds, loop = self.dataset, self.config.loop
-
-        def split(name: str) -> LabeledSplit:
-            pos = ds.labeled_indices(name)
-            return LabeledSplit(torch.from_numpy(pos), torch.from_numpy(ds.labels[pos]))
-
-        test = split("test")
-        teacher_test = None if data.teacher is None else data.teacher[test.positions]
-        return evaluate_student(student, self.bank, self.config.train, val=split("val"), test=test, teacher_test=teacher_test,
-                                alpha=loop.alpha, beta=loop.beta, search=loop.search_alpha_beta, device=self.device,
-                                progress=self.config.progress)
-
     def save_checkpoint(self, student, r: int, metrics: dict) -> tuple[str, str]:
         rel = f"checkpoints/round_{r:03d}.safetensors"
         meta = student_metadata(self.config.student.name, self.dataset.class_names, metrics["alpha"], metrics["beta"], student.input_size)
@@ -232,6 +234,22 @@ class ActiveSession:
         from ._labeling import add_labels
 
         return add_labels(self, answers, relabel=relabel, origin=origin)
+
+
+
+def evaluate_round(session: ActiveSession, student, data: RoundData) -> dict:
+    """The figures of a round's student on the labeled val/test splits (α, β searched on val when asked)."""
+    ds, loop = session.dataset, session.config.loop
+
+    def split(name: str) -> LabeledSplit:
+        pos = ds.labeled_indices(name)
+        return LabeledSplit(torch.from_numpy(pos), torch.from_numpy(ds.labels[pos]))
+
+    test = split("test")
+    teacher_test = None if data.teacher is None else data.teacher[test.positions]
+    return evaluate_student(student, session.bank, session.config.train, val=split("val"), test=test, teacher_test=teacher_test,
+                            alpha=loop.alpha, beta=loop.beta, search=loop.search_alpha_beta, device=session.device,
+                            progress=session.config.progress)
 
 
 def pick_batch(session: ActiveSession, student, data: RoundData, metrics: dict, pool: Outputs | None = None) -> Batch:
@@ -295,3 +313,9 @@ def restore_checkpoint(session: ActiveSession) -> None:
     student, _ = session.train(session.round_data(last.round))
     rel, digest = session.save_checkpoint(student, last.round, last.metrics)
     session.store.set_checkpoint(last.round, rel, digest)
+
+
+def _version() -> str:
+    from activekd import __version__
+
+    return __version__

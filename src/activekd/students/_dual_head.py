@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from activekd.errors import StudentError
+
 
 def _recording() -> bool:
     """True while ``torch.export`` or ``torch.jit.trace`` records a graph.
@@ -40,7 +42,7 @@ class DualHeadStudent(nn.Module):
     ) -> None:
         super().__init__()
         if len(mean) != in_chans or len(std) != in_chans:
-            raise ValueError("mean and std need one value per input channel")
+            raise StudentError("mean and std need one value per input channel")
         self.backbone = backbone
         self.ce_head = nn.Linear(feature_dim, num_classes)
         self.kd_head = nn.Linear(feature_dim, num_classes)
@@ -61,7 +63,7 @@ class DualHeadStudent(nn.Module):
             elif self.in_chans == 1:
                 x = x.mean(dim=1, keepdim=True)
             else:
-                raise ValueError(f"cannot feed {c}-channel images to a {self.in_chans}-channel student")
+                raise StudentError(f"cannot feed {c}-channel images to a {self.in_chans}-channel student")
         if _recording() or x.shape[-2:] != (self.input_size, self.input_size):
             x = F.interpolate(x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False, antialias=True)
         return (x - self.mean) / self.std

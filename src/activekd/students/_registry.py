@@ -12,6 +12,7 @@ from typing import Callable
 
 from torch import nn
 
+from activekd.errors import StudentError
 from activekd.registry import Registry, parse_spec
 
 from ._dual_head import DualHeadStudent
@@ -33,10 +34,10 @@ def create_student(name: str, num_classes: int, *, pretrained: bool = True, inpu
         input_size: override the backbone's input side.
     """
     if num_classes < 2:
-        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        raise StudentError(f"num_classes must be >= 2, got {num_classes}")
     kind, arg = parse_spec(name)
     if kind == "timm" and not arg:
-        raise ValueError("timm students need a model name: timm:NAME (e.g. timm:resnet18)")
+        raise StudentError("timm students need a model name: timm:NAME (e.g. timm:resnet18)")
     return STUDENTS.get(kind)(arg, num_classes, pretrained=pretrained, input_size=input_size)
 
 
@@ -117,7 +118,7 @@ def _timm(arg, num_classes: int, *, pretrained: bool, input_size: int | None) ->
         raise ImportError("timm students need timm: pip install 'activekd[timm]'") from None
     if arg not in timm.list_models():
         known = timm.list_models(f"*{arg}*")[:10]
-        raise ValueError(f"unknown timm model {arg!r}" + (f"; close names: {', '.join(known)}" if known else ""))
+        raise StudentError(f"unknown timm model {arg!r}" + (f"; close names: {', '.join(known)}" if known else ""))
     net = None
     if pretrained:
         try:

@@ -8,6 +8,8 @@ from pathlib import Path
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from activekd.errors import StudentError
+
 from ._dual_head import DualHeadStudent
 from ._registry import create_student
 
@@ -26,7 +28,7 @@ def load_student(path: str | Path) -> tuple[DualHeadStudent, dict]:
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata() or {}
     if meta.get("format") != "activekd-student-v1":
-        raise ValueError(f"{path} is not an activekd student checkpoint")
+        raise StudentError(f"{path} is not an activekd student checkpoint")
     names = json.loads(meta["class_names"])
     student = create_student(meta["student"], len(names), pretrained=False, input_size=int(meta["input_size"]))
     student.load_state_dict(load_file(str(path)))

@@ -1,11 +1,36 @@
 """Teachers: the protocol, precomputed files, the offline stand-in, and VLM teachers."""
 
-from ._base import TEACHERS, TableTeacher, Teacher, TeacherConfig, TeacherContext, create_teacher, list_teachers, register_teacher
+from . import (  # noqa: F401  (registration of the vision-language backbones)
+    _hf,
+    _openclip,
+    _standin,  # noqa: F401  (registration)
+)
+from ._base import (
+    TEACHERS,
+    TableTeacher,
+    Teacher,
+    TeacherConfig,
+    TeacherContext,
+    create_teacher,
+    list_teachers,
+    register_teacher,
+)
+from ._embed import (
+    EmbeddingCache,
+    ImageEmbedder,
+    TeacherWeightsError,
+    create_backbone,
+    embed_dataset,
+)
+from ._fewshot import (
+    clap_logits,
+    clap_penalty_weights,
+    fit_clap,
+    fit_tip_adapter_f,
+    tip_adapter_logits,
+    zero_shot_logits,
+)
 from ._file import TeacherFileError, load_teacher_file
-from . import _standin  # noqa: F401  (registration)
-from ._embed import EmbeddingCache, ImageEmbedder, TeacherWeightsError, create_backbone, embed_dataset
-from . import _hf, _openclip  # noqa: F401  (registration of the vision-language backbones)
-from ._fewshot import clap_logits, clap_penalty_weights, fit_clap, fit_tip_adapter_f, tip_adapter_logits, zero_shot_logits
 from ._templates import IMAGENET_TEMPLATES, load_class_renames, resolve_templates
 from ._zeroshot import VLMTeacher, text_classifier, zero_shot_classifier
 

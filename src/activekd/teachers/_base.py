@@ -8,7 +8,6 @@ The session computes a teacher's logits once per fit and caches them, never per 
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, Sequence, runtime_checkable
@@ -17,6 +16,7 @@ import torch
 from torch import Tensor
 
 from activekd.data import Dataset
+from activekd.errors import TeacherError, UnknownIdError
 from activekd.registry import Registry, parse_spec
 
 
@@ -49,7 +49,7 @@ class TeacherConfig:
 
     spec: str = field(default="standin", metadata={"help": "teacher: standin | file:PATH | openclip:ARCH[:PRETRAINED] | hf:MODEL_ID_OR_DIR"})
     few_shot: str = field(default="none", metadata={"help": "few-shot head refitted each round on the labels: none | clap | tip-adapter-f"})
-    templates: str | None = field(default=None, metadata={"help": "prompt templates: a file with one template per line ('{}' = class name), or 'imagenet' / 'dataset'; default: the dataset's own, else 'a photo of a {}.'"})
+    templates: str | None = field(default=None, metadata={"help": "prompt templates: dataset (the dataset's own) | imagenet (the 80 CLIP ones) | imagenet-select (a 7-template subset) | simple ('a photo of a {}.') | coop:NAME (a CoOp dataset's) | a file with one template per line ('{}' = class name); default: the dataset's own, else simple"})
     class_renames: str | None = field(default=None, metadata={"help": "JSON file mapping class names to the names used in prompts"})
     batch_size: int = field(default=256, metadata={"help": "images per teacher forward pass"})
     embed_workers: int = field(default=4, metadata={"help": "DataLoader worker processes that decode and preprocess images for the VLM embedding pass (0 = in the main process)"})
@@ -59,13 +59,13 @@ class TeacherConfig:
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
-            raise ValueError(f"teacher batch_size must be >= 1, got {self.batch_size}")
+            raise TeacherError(f"teacher batch_size must be >= 1, got {self.batch_size}")
         if self.embed_workers < 0:
-            raise ValueError(f"teacher embed_workers must be >= 0, got {self.embed_workers}")
+            raise TeacherError(f"teacher embed_workers must be >= 0, got {self.embed_workers}")
         if self.few_shot_epochs is not None and self.few_shot_epochs < 1:
-            raise ValueError(f"teacher few_shot_epochs must be >= 1, got {self.few_shot_epochs}")
+            raise TeacherError(f"teacher few_shot_epochs must be >= 1, got {self.few_shot_epochs}")
         if not (math.isfinite(self.tip_alpha) and self.tip_alpha >= 0 and math.isfinite(self.tip_beta) and self.tip_beta > 0):
-            raise ValueError(f"teacher tip_alpha must be >= 0 and tip_beta > 0, got {self.tip_alpha}, {self.tip_beta}")
+            raise TeacherError(f"teacher tip_alpha must be >= 0 and tip_beta > 0, got {self.tip_alpha}, {self.tip_beta}")
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def create_teacher(config: TeacherConfig, ctx: TeacherContext) -> Teacher:
     kind, arg = parse_spec(config.spec)
     teacher = TEACHERS.get(kind)(arg, config, ctx)
     if config.few_shot != "none" and not teacher.adaptive:
-        raise ValueError(f"--few-shot {config.few_shot} needs a vision-language teacher (openclip:..., hf:...); "
+        raise TeacherError(f"--few-shot {config.few_shot} needs a vision-language teacher (openclip:..., hf:...); "
                          f"{config.spec!r} gives fixed logits")
     return teacher
 
@@ -108,7 +108,7 @@ class TableTeacher:
 
     def __init__(self, name: str, ids: Sequence[str], logits: Tensor) -> None:
         if logits.ndim != 2 or logits.shape[0] != len(ids):
-            raise ValueError(f"teacher table: {len(ids)} ids but logits of shape {tuple(logits.shape)}")
+            raise TeacherError(f"teacher table: {len(ids)} ids but logits of shape {tuple(logits.shape)}")
         self.name = name
         self.num_classes = int(logits.shape[1])
         self._table = logits.float().contiguous()
@@ -118,7 +118,7 @@ class TableTeacher:
         try:
             rows = torch.tensor([self._row[i] for i in ids], dtype=torch.long)
         except KeyError as e:
-            raise KeyError(f"teacher {self.name!r} has no logits for sample id {e.args[0]!r}") from None
+            raise UnknownIdError(f"teacher {self.name!r} has no logits for sample id {e.args[0]!r}") from None
         return self._table[rows]
 
     def fit(self, ids: Sequence[str], labels: Tensor) -> None:

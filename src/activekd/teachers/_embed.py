@@ -32,11 +32,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from activekd._atomic import atomic_path, atomic_write
 from activekd.data import Dataset, ImageSource
 from activekd.device import autocast, is_accelerator
+from activekd.errors import TeacherError, UnknownIdError
+from activekd.progress import bar as progress_bar
 from activekd.registry import Registry, parse_spec
 
 from ._base import TeacherConfig, TeacherContext
@@ -48,7 +49,7 @@ CACHE_FORMAT = 1
 MAX_SHARDS = 16
 
 
-class TeacherWeightsError(ValueError):
+class TeacherWeightsError(TeacherError):
     """The weights of a vision-language model cannot be had (offline, unknown tag, missing file)."""
 
 
@@ -88,6 +89,34 @@ def create_backbone(spec: str, *, device: torch.device, seed: int = 0) -> Vision
     return BACKBONES.get(kind)(arg, device=torch.device(device), seed=seed)
 
 
+def use_hub_cache_only_when_offline(timeout: float = 3.0) -> None:
+    """Before a model-hub download: when the hub cannot be reached, switch Hugging Face to offline mode.
+
+    Offline, the hub client otherwise retries for about a minute before failing; in offline mode a
+    model already in the local cache still loads, and a missing one fails at once (the caller turns
+    that into a :class:`TeacherWeightsError` naming the model and how to pass local weights). The hub
+    is ``HF_ENDPOINT`` (default ``https://huggingface.co``); one TCP connect decides.
+    """
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return
+    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=timeout).close()
+        return
+    except OSError:
+        log.debug("the model hub %s cannot be reached: using only locally cached weights", url.geturl())
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        import huggingface_hub.constants as hub
+
+        hub.HF_HUB_OFFLINE = True
+    except ImportError:
+        pass
+
+
 def file_identity(path: str | os.PathLike) -> dict:
     """A weights file's identity for cache keys: absolute path, size and modification time."""
     st = os.stat(path)
@@ -125,14 +154,14 @@ def encode_images(model: VisionLanguageModel, images: ImageSource, positions: np
     """
     positions = np.asarray(positions, dtype=np.int64)
     if len(positions) == 0:
-        raise ValueError("encode_images: no images to embed")
+        raise TeacherError("encode_images: no images to embed")
     n_batches = -(-len(positions) // batch_size)
     loader = torch.utils.data.DataLoader(
         _Pixels(images, positions, model.transform()), batch_size=batch_size, shuffle=False,
         num_workers=min(workers, n_batches - 1) if n_batches > 1 else 0, pin_memory=is_accelerator(device),
     )
     out = []
-    with torch.inference_mode(), tqdm(total=len(positions), desc=desc, unit="img", leave=False) as bar:
+    with torch.inference_mode(), progress_bar(total=len(positions), desc=desc, unit="img") as bar:
         for pixels in loader:
             pixels = pixels.to(device, non_blocking=True)
             with autocast(device):
@@ -219,7 +248,7 @@ class EmbeddingCache:
 
     def _append(self, positions: np.ndarray, emb: Tensor) -> None:
         if emb.shape[0] != len(positions):
-            raise ValueError("embedding rows and ids differ in number")
+            raise TeacherError("embedding rows and ids differ in number")
         self._rows[positions] = np.arange(self._count, self._count + len(positions))
         self._chunks.append(emb)
         self._count += len(positions)
@@ -242,7 +271,7 @@ class EmbeddingCache:
         """``[len(positions), D]`` cached embeddings; every position must be cached."""
         rows = self._rows[np.asarray(positions, dtype=np.int64)]
         if (rows < 0).any():
-            raise KeyError(f"embedding cache {self.directory}: {int((rows < 0).sum())} id(s) not embedded yet")
+            raise UnknownIdError(f"embedding cache {self.directory}: {int((rows < 0).sum())} id(s) not embedded yet")
         return self.table()[torch.from_numpy(rows)]
 
     def __len__(self) -> int:
@@ -324,7 +353,7 @@ def embed_dataset(config: TeacherConfig, ctx: TeacherContext, *, ids: Sequence[s
     """
     kind, _ = parse_spec(config.spec)
     if kind not in BACKBONES:
-        raise ValueError(f"embedding needs a vision-language teacher spec ({' | '.join(f'{k}:...' for k in BACKBONES.names())}), got {config.spec!r}")
+        raise TeacherError(f"embedding needs a vision-language teacher spec ({' | '.join(f'{k}:...' for k in BACKBONES.names())}), got {config.spec!r}")
     model = create_backbone(config.spec, device=ctx.device, seed=ctx.seed)
     embedder = ImageEmbedder(model, ctx.dataset, ctx.cache_dir, batch_size=config.batch_size, workers=config.embed_workers, device=ctx.device)
     want = list(ids) if ids is not None else needed_ids(ctx)

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from activekd.errors import TeacherError
 from activekd.registry import Registry
 
 LOGIT_SCALE = 100.0
@@ -48,9 +49,9 @@ def _trainable():
 
 def _check(features: Tensor, labels: Tensor, num_classes: int) -> None:
     if features.ndim != 2 or labels.shape != (features.shape[0],):
-        raise ValueError(f"features [n, D] and labels [n] expected, got {tuple(features.shape)} and {tuple(labels.shape)}")
+        raise TeacherError(f"features [n, D] and labels [n] expected, got {tuple(features.shape)} and {tuple(labels.shape)}")
     if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"labels must be in 0..{num_classes - 1}")
+        raise TeacherError(f"labels must be in 0..{num_classes - 1}")
 
 
 # ----------------------------------------------------------------------------- CLAP

@@ -23,10 +23,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from activekd.errors import TeacherError
+
 from ._base import TableTeacher, TeacherConfig, TeacherContext, register_teacher
 
 
-class TeacherFileError(ValueError):
+class TeacherFileError(TeacherError):
     """A precomputed teacher file that cannot serve this run."""
 
 

@@ -22,7 +22,14 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from ._embed import BACKBONES, TeacherWeightsError, file_identity
+from activekd.errors import TeacherError
+
+from ._embed import (
+    BACKBONES,
+    TeacherWeightsError,
+    file_identity,
+    use_hub_cache_only_when_offline,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +59,13 @@ def describe_processor(cfg: dict) -> dict:
     elif "height" in size and "width" in size:
         resize = ["squash", [int(size["height"]), int(size["width"])]]
     else:
-        raise ValueError(f"unsupported image-processor size {size!r}")
+        raise TeacherError(f"unsupported image-processor size {size!r}")
     crop = cfg.get("crop_size") if cfg.get("do_center_crop", False) else None
     if isinstance(crop, int):
         crop = {"height": crop, "width": crop}
     rescale = float(cfg.get("rescale_factor", 1 / 255)) if cfg.get("do_rescale", True) else 1.0
     if abs(rescale * 255 - 1) > 1e-6:
-        raise ValueError(f"unsupported rescale_factor {rescale} (only 1/255 is)")
+        raise TeacherError(f"unsupported rescale_factor {rescale} (only 1/255 is)")
     normalize = cfg.get("do_normalize", True)
     return {
         "resize": resize if cfg.get("do_resize", True) else None,
@@ -89,7 +96,7 @@ class HFModel:
 
     def __init__(self, arg: str | None, *, device: torch.device, seed: int = 0) -> None:
         if not arg:
-            raise ValueError("hf teacher needs a model: hf:MODEL_ID_OR_DIR, e.g. hf:openai/clip-vit-base-patch32")
+            raise TeacherError("hf teacher needs a model: hf:MODEL_ID_OR_DIR, e.g. hf:openai/clip-vit-base-patch32")
         try:
             import transformers  # noqa: F401
         except ImportError:
@@ -108,6 +115,7 @@ class HFModel:
             raise TeacherWeightsError(f"hf:{arg}: folder {local} not found")
         else:
             self.identity = {"backend": "transformers", "model": arg}
+            use_hub_cache_only_when_offline()
         self.preprocess = describe_processor(self._processor_config())
 
     def _processor_config(self) -> dict:

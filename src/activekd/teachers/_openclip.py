@@ -16,6 +16,7 @@ image size and the tag's mean / std / interpolation / resize mode.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import asdict
@@ -26,7 +27,14 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from ._embed import BACKBONES, TeacherWeightsError, file_identity
+from activekd.errors import TeacherError
+
+from ._embed import (
+    BACKBONES,
+    TeacherWeightsError,
+    file_identity,
+    use_hub_cache_only_when_offline,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +63,7 @@ class OpenClipModel:
     def __init__(self, arg: str | None, *, device: torch.device, seed: int = 0) -> None:
         oc = _open_clip()
         if not arg:
-            raise ValueError("openclip teacher needs an architecture: openclip:ARCH[:PRETRAINED], e.g. openclip:ViT-B-32:openai")
+            raise TeacherError("openclip teacher needs an architecture: openclip:ARCH[:PRETRAINED], e.g. openclip:ViT-B-32:openai")
         self.arch, self.pretrained = split_arg(arg)
         self.name = f"openclip:{arg}"
         self.device = torch.device(device)
@@ -77,7 +85,7 @@ class OpenClipModel:
             cfg = oc.get_model_config(self.arch)
             if cfg is None:
                 close = [m for m in oc.list_models() if self.arch.lower()[:4] in m.lower()][:12]
-                raise ValueError(f"unknown open_clip architecture {self.arch!r}; e.g. {', '.join(close or oc.list_models()[:12])} "
+                raise TeacherError(f"unknown open_clip architecture {self.arch!r}; e.g. {', '.join(close or oc.list_models()[:12])} "
                                  "(open_clip.list_models() has them all)")
             if self.pretrained is None:
                 self.identity = {"backend": "open_clip", "arch": self.arch, "pretrained": None, "init_seed": seed}
@@ -104,8 +112,10 @@ class OpenClipModel:
         if self.pretrained is None and not self.arch.startswith(SCHEMAS):
             log.warning("openclip:%s has no pretrained weights: RANDOMLY INITIALISED model (seed %d); its zero-shot "
                         "predictions are meaningless. Give a tag or a file: openclip:%s:TAG_OR_PATH", self.arch, self.seed, self.arch)
+        if self.pretrained is not None and not os.path.isfile(self.pretrained):
+            use_hub_cache_only_when_offline()
         try:
-            with torch.random.fork_rng(devices=[]):
+            with torch.random.fork_rng(devices=[]), _silenced(logging.getLogger()):  # open_clip logs the failure reported below
                 torch.manual_seed(self.seed)
                 model = oc.create_model(self.arch, pretrained=self.pretrained, device=self.device, force_quick_gelu=self._quick_gelu)
             self._tokenizer = oc.get_tokenizer(self.arch)
@@ -137,3 +147,14 @@ class OpenClipModel:
 @BACKBONES.register("openclip")
 def _openclip(arg: str | None, *, device: torch.device, seed: int = 0) -> OpenClipModel:
     return OpenClipModel(arg, device=device, seed=seed)
+
+
+@contextlib.contextmanager
+def _silenced(logger: logging.Logger):
+    """``logger`` (and its children) quiet below CRITICAL for the duration."""
+    old = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)

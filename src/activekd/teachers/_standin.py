@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from activekd._atomic import atomic_path
+from activekd.errors import TeacherError
 
 from ._base import TableTeacher, TeacherConfig, TeacherContext, register_teacher
 from ._file import load_teacher_file, needed_ids
@@ -60,7 +61,7 @@ def standin_file(ctx: TeacherContext) -> Path:
         return path
     hold = ds.labeled_indices("holdout")
     if len(hold) == 0:
-        raise ValueError(
+        raise TeacherError(
             f"the stand-in teacher needs a labeled 'holdout' split to fit on; dataset {ds.name!r} has none "
             "(it exists for fashion-mnist). Use a VLM teacher (openclip:..., hf:...) or file:PATH instead."
         )
@@ -81,7 +82,7 @@ def standin_file(ctx: TeacherContext) -> Path:
 @register_teacher("standin")
 def _standin(arg: str | None, config: TeacherConfig, ctx: TeacherContext) -> TableTeacher:
     if arg:
-        raise ValueError(f"the stand-in teacher takes no argument, got 'standin:{arg}'")
+        raise TeacherError(f"the stand-in teacher takes no argument, got 'standin:{arg}'")
     t = load_teacher_file(standin_file(ctx), dataset_ids=ctx.dataset.ids, needed_ids=needed_ids(ctx), num_classes=ctx.dataset.num_classes)
     t.name = "standin (softmax regression on the held-out slice; not a VLM)"
     return t

@@ -23,6 +23,7 @@ from typing import Sequence
 
 from activekd.data import Dataset
 from activekd.data._coop import coop_info, list_coop_datasets
+from activekd.errors import TeacherError
 
 SIMPLE_TEMPLATE = "a photo of a {}."
 
@@ -62,10 +63,10 @@ NAMED_TEMPLATES = {"imagenet": IMAGENET_TEMPLATES, "imagenet-select": IMAGENET_T
 def _check(templates: Sequence[str], source: str) -> tuple[str, ...]:
     out = tuple(templates)
     if not out:
-        raise ValueError(f"templates from {source}: none given")
+        raise TeacherError(f"templates from {source}: none given")
     bad = [t for t in out if "{}" not in t]
     if bad:
-        raise ValueError(f"templates from {source}: every template needs '{{}}' where the class name goes; not in {bad[0]!r}")
+        raise TeacherError(f"templates from {source}: every template needs '{{}}' where the class name goes; not in {bad[0]!r}")
     return out
 
 
@@ -75,7 +76,7 @@ def resolve_templates(choice: str | None, dataset: Dataset) -> tuple[str, ...]:
         return _check(dataset.templates or (SIMPLE_TEMPLATE,), f"dataset {dataset.name!r}")
     if choice == "dataset":
         if not dataset.templates:
-            raise ValueError(f"templates='dataset', but dataset {dataset.name!r} has no templates of its own; "
+            raise TeacherError(f"templates='dataset', but dataset {dataset.name!r} has no templates of its own; "
                              f"use 'imagenet', 'simple', 'coop:NAME' or a file")
         return _check(dataset.templates, f"dataset {dataset.name!r}")
     if choice in NAMED_TEMPLATES:
@@ -84,7 +85,7 @@ def resolve_templates(choice: str | None, dataset: Dataset) -> tuple[str, ...]:
         return (coop_info(choice[len("coop:"):]).template,)
     path = Path(choice)
     if not path.is_file():
-        raise ValueError(
+        raise TeacherError(
             f"templates {choice!r}: no such file, and not one of: dataset, {', '.join(NAMED_TEMPLATES)}, "
             f"coop:NAME (NAME in {', '.join(list_coop_datasets())})"
         )
@@ -102,16 +103,16 @@ def load_class_renames(path: str | None, class_names: Sequence[str]) -> tuple[st
         return names
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"class renames file {path} not found")
+        raise TeacherError(f"class renames file {path} not found")
     try:
         renames = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise ValueError(f"class renames file {path}: not valid JSON ({e})") from None
+        raise TeacherError(f"class renames file {path}: not valid JSON ({e})") from None
     if not isinstance(renames, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in renames.items()):
-        raise ValueError(f"class renames file {path}: must be a JSON object mapping class names to non-empty new names")
+        raise TeacherError(f"class renames file {path}: must be a JSON object mapping class names to non-empty new names")
     unknown = sorted(set(renames) - set(names))
     if unknown:
-        raise ValueError(f"class renames file {path}: unknown class name(s) {unknown[:5]}; the dataset's classes are e.g. {list(names[:5])}")
+        raise TeacherError(f"class renames file {path}: unknown class name(s) {unknown[:5]}; the dataset's classes are e.g. {list(names[:5])}")
     return tuple(renames.get(n, n) for n in names)
 
 

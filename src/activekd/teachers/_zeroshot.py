@@ -24,10 +24,24 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from activekd._atomic import atomic_path
+from activekd.errors import TeacherError
 
 from ._base import TeacherConfig, TeacherContext, register_teacher
-from ._embed import ImageEmbedder, VisionLanguageModel, create_backbone, digest, encode_texts, slug
-from ._fewshot import FEW_SHOT_HEADS, LOGIT_SCALE, FewShotHead, create_head, zero_shot_logits
+from ._embed import (
+    ImageEmbedder,
+    VisionLanguageModel,
+    create_backbone,
+    digest,
+    encode_texts,
+    slug,
+)
+from ._fewshot import (
+    FEW_SHOT_HEADS,
+    LOGIT_SCALE,
+    FewShotHead,
+    create_head,
+    zero_shot_logits,
+)
 from ._templates import load_class_renames, prompts, resolve_templates
 
 log = logging.getLogger(__name__)
@@ -42,7 +56,7 @@ def zero_shot_classifier(text_embeddings: Tensor) -> tuple[Tensor, float]:
     over classes of ``‖mean_t e[c, t]‖`` (the raw prototypes' scale, which CLAP's penalty works at).
     """
     if text_embeddings.ndim != 3:
-        raise ValueError(f"text embeddings must be [C, T, D], got {tuple(text_embeddings.shape)}")
+        raise TeacherError(f"text embeddings must be [C, T, D], got {tuple(text_embeddings.shape)}")
     e = text_embeddings.float()
     w = F.normalize(F.normalize(e, dim=-1).mean(dim=1), dim=-1)
     return w.T.contiguous(), float(e.mean(dim=1).norm(dim=-1).mean())
@@ -60,7 +74,7 @@ def text_classifier(model: VisionLanguageModel, class_names: Sequence[str], temp
         with safe_open(str(path), framework="pt") as f:
             return f.get_tensor("classifier"), float(f.get_tensor("text_norm"))
     texts = [p for per_class in prompts(class_names, templates) for p in per_class]
-    log.info("embedding %d prompts (%d classes x %d templates) with %s", len(texts), len(class_names), len(templates), model.name)
+    log.debug("embedding %d prompts (%d classes x %d templates) with %s", len(texts), len(class_names), len(templates), model.name)
     emb = encode_texts(model, texts, batch_size=batch_size, device=device)
     classifier, text_norm = zero_shot_classifier(emb.reshape(len(class_names), len(templates), -1))
     with atomic_path(path) as tmp:
@@ -106,9 +120,9 @@ class VLMTeacher:
             return
         labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
         if len(labels) != len(ids):
-            raise ValueError(f"teacher fit: {len(ids)} ids but {len(labels)} labels")
+            raise TeacherError(f"teacher fit: {len(ids)} ids but {len(labels)} labels")
         if len(labels) and (labels.min() < 0 or labels.max() >= self.num_classes):
-            raise ValueError(f"teacher fit: labels must be in 0..{self.num_classes - 1} (unknown labels cannot be fitted)")
+            raise TeacherError(f"teacher fit: labels must be in 0..{self.num_classes - 1} (unknown labels cannot be fitted)")
         features = self.embeddings(ids).to(self.device) if len(ids) else torch.empty(0, self.classifier.shape[0], device=self.device)
         generator = torch.Generator().manual_seed(self.seed)
         self.head.fit(features, labels.to(self.device), generator)
@@ -119,7 +133,7 @@ def build_vlm_teacher(config: TeacherConfig, ctx: TeacherContext) -> VLMTeacher:
     ds = ctx.dataset
     device = torch.device(ctx.device)
     if config.few_shot != "none" and config.few_shot not in FEW_SHOT_HEADS:
-        raise ValueError(f"unknown few-shot method {config.few_shot!r}; valid: none, {', '.join(FEW_SHOT_HEADS.names())}")
+        raise TeacherError(f"unknown few-shot method {config.few_shot!r}; valid: none, {', '.join(FEW_SHOT_HEADS.names())}")
     names = load_class_renames(config.class_renames, ds.class_names)
     templates = resolve_templates(config.templates, ds)
     model = create_backbone(config.spec, device=device, seed=ctx.seed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -18,14 +20,16 @@ class ImageBank:
     host (from memory or a memory map) and transferred.
     """
 
-    def __init__(self, source: ImageSource, device: torch.device, *, max_device_bytes: int = 8 << 30) -> None:
-        self.device = device
+    def __init__(self, source: ImageSource, device: torch.device | str, *, max_device_bytes: int = 8 << 30) -> None:
+        self.device = device = torch.device(device)
         self.source = source
         self._all: Tensor | None = None
         if hasattr(source, "as_tensor"):
             full = source.as_tensor()
         elif hasattr(source, "materialize"):
-            full = torch.from_numpy(np.asarray(source.materialize()))
+            with warnings.catch_warnings():  # a read-only memory map: the bank never writes to it
+                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+                full = torch.from_numpy(np.asarray(source.materialize()))
         else:
             full = None
         if full is not None:

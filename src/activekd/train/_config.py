@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from activekd.errors import ConfigError
+
 KD_MODES = ("dho", "single-head", "none")
 
 
@@ -26,18 +28,18 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.kd not in KD_MODES:
-            raise ValueError(f"unknown kd mode {self.kd!r}; valid: {', '.join(KD_MODES)}")
+            raise ConfigError(f"unknown kd mode {self.kd!r}; valid: {', '.join(KD_MODES)}")
         for name in ("repeat", "batch_labeled", "batch_unlabeled", "eval_batch_size"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.warmup < 1:
-            raise ValueError(f"warmup must be in [0, 1), got {self.warmup}")
+            raise ConfigError(f"warmup must be in [0, 1), got {self.warmup}")
         for name in ("lr", "temperature"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {v}")
+                raise ConfigError(f"{name} must be a finite number > 0, got {v}")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
+            raise ConfigError(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
 
     @property
     def uses_teacher(self) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from activekd.errors import InputError
+
 
 def kl_t(teacher_logits: Tensor, student_logits: Tensor, temperature: float) -> Tensor:
     """``KL(softmax(t/T) || softmax(s/T)) · T²``, averaged over the batch (Hinton et al. 2015).
@@ -25,7 +27,7 @@ class DHOLoss(nn.Module):
     def __init__(self, temperature: float = 2.0, ce_weight: float = 0.5) -> None:
         super().__init__()
         if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
+            raise InputError(f"temperature must be > 0, got {temperature}")
         self.temperature = temperature
         self.ce_weight = ce_weight
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from activekd.device import autocast, channels_last
+from activekd.errors import InputError
 from activekd.heads import mix_heads
+from activekd.progress import bar
 from activekd.students import DualHeadStudent
 
 from ._augment import random_crop_flip
@@ -56,17 +57,18 @@ def lr_factor(step: int, total: int, warmup: float) -> float:
 
 def train_student(
     student: DualHeadStudent, bank: ImageBank, data: TrainBatchSource, cfg: TrainConfig, *,
-    device: torch.device, generator: torch.Generator, progress: bool = True,
+    device: torch.device | str, generator: torch.Generator, progress: bool = True,
 ) -> list[float]:
     """Train ``student`` in place; returns the loss of every step.
 
     Randomness (labeled sampling, unlabeled order, augmentation) comes from ``generator`` only.
     """
+    device = torch.device(device)
     m = int(data.labeled.numel())
     if m == 0:
-        raise ValueError("cannot train on an empty labeled set")
+        raise InputError("cannot train on an empty labeled set")
     if cfg.uses_teacher and (data.labeled_teacher is None or data.unlabeled_teacher is None):
-        raise ValueError(f"kd={cfg.kd!r} needs teacher logits for the labeled and unlabeled images")
+        raise InputError(f"kd={cfg.kd!r} needs teacher logits for the labeled and unlabeled images")
     channels_last(student.to(device).train(), device)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = num_steps(m, cfg)
@@ -77,7 +79,7 @@ def train_student(
     t_unl = data.unlabeled_teacher.to(device) if cfg.uses_teacher else None
     u = int(data.unlabeled.numel())
     if cfg.uses_teacher and u == 0:
-        raise ValueError("distillation needs unlabeled images; the pool is empty")
+        raise InputError("distillation needs unlabeled images; the pool is empty")
     order = torch.randperm(u, generator=generator) if u else None
     cursor = 0
     losses: list[float] = []
@@ -86,7 +88,7 @@ def train_student(
         x = x.float() / 255.0
         return random_crop_flip(x, generator) if cfg.augment else x
 
-    for step in tqdm(range(total), desc="training", unit="step", leave=False, disable=not progress):
+    for step in bar(range(total), desc="training", unit="step", enabled=progress):
         li = torch.randint(m, (cfg.batch_labeled,), generator=generator)
         x_l = aug(bank.get(data.labeled[li]))
         y = labels[li.to(device)]
@@ -127,13 +129,14 @@ class Outputs:
 
 @torch.inference_mode()
 def predict(
-    student: DualHeadStudent, bank: ImageBank, positions: Tensor, *, device: torch.device, batch_size: int = 1024,
+    student: DualHeadStudent, bank: ImageBank, positions: Tensor, *, device: torch.device | str, batch_size: int = 1024,
     bf16: bool = True, progress: bool = True, desc: str = "inference",
 ) -> Outputs:
     """Run the student (eval mode) over ``positions``; returns CPU float32 outputs."""
+    device = torch.device(device)
     student.to(device).eval()
     ce, kd, feats = [], [], []
-    for s in tqdm(range(0, int(positions.numel()), batch_size), desc=desc, unit="batch", leave=False, disable=not progress):
+    for s in bar(range(0, int(positions.numel()), batch_size), desc=desc, unit="batch", enabled=progress):
         x = channels_last(bank.get(positions[s : s + batch_size]), device)
         with autocast(device, bf16):
             a, b, h = student(x)

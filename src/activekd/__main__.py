@@ -1,0 +1,5 @@
+import sys
+
+from activekd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,47 @@
+"""The run's own log file: ``RUN/activekd.log``, every activekd message of every command on that run, with times.
+
+What only the run log needs (a command's start, round summaries, which the command line prints as a
+table) goes to the logger ``activekd.runlog``, which the command line leaves out of the terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+LOG_FILE = "activekd.log"
+RUNLOG = "activekd.runlog"
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def attach_run_log(out: Path) -> logging.Handler:
+    """Append activekd's INFO-and-up messages to ``out/activekd.log`` until :func:`detach_run_log`."""
+    handler = logging.FileHandler(out / LOG_FILE, encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    logger = logging.getLogger("activekd")
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return handler
+
+
+def detach_run_log(handler: logging.Handler | None) -> None:
+    if handler is not None:
+        logging.getLogger("activekd").removeHandler(handler)
+        handler.close()
+
+
+def log_round(metrics: dict) -> None:
+    """One line per finished round in the run log."""
+    def pct(x):
+        return "—" if x is None or x != x else f"{100 * x:.2f}%"
+
+    logging.getLogger(RUNLOG).info(
+        "round %d: %d labels, student %s, teacher %s, alpha %.2f, beta %.2f, %d picked, seconds %s", metrics["round"],
+        metrics["num_labeled"], pct(metrics.get("student_acc")), pct(metrics.get("teacher_acc")), metrics["alpha"], metrics["beta"],
+        metrics.get("num_picked", 0), metrics.get("seconds"))
+
+
+def log_opened(out: Path, version: str, teacher: str, device) -> None:
+    logging.getLogger(RUNLOG).info("opened %s (activekd %s): teacher %s, device %s", out, version, teacher, device)
