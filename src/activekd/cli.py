@@ -151,6 +151,7 @@ def cmd_sync(ns: argparse.Namespace) -> int:
 
 
 def cmd_status(ns: argparse.Namespace) -> int:
+    from activekd.report import stopping_advice
     from activekd.session import SessionStore
 
     out = Path(ns.out)
@@ -162,6 +163,9 @@ def cmd_status(ns: argparse.Namespace) -> int:
             if r.status != "done":
                 have = {i for i, _ in store.labels()}
                 print(f"       round {r.round} awaits labels for {sum(p not in have for p in r.picks)} of {len(r.picks)} image(s)")
+    if rounds:
+        advice = stopping_advice([r.metrics for r in rounds])
+        print(f"advice: {advice['decision']} ({advice['reason']})")
     return 0
 
 
@@ -207,6 +211,58 @@ def cmd_predict(ns: argparse.Namespace) -> int:
         for p in report.predictions:
             print(p.path, *(f"{c}={q:.3f}" for c, q in zip(p.classes, p.probs)), sep="\t")
     return 0
+
+
+def cmd_report(ns: argparse.Namespace) -> int:
+    from activekd.report import build_report
+
+    path = build_report([Path(r) for r in ns.runs], Path(ns.out))
+    print(f"report of {len(ns.runs)} run(s): {path} (figures also as PNG files beside it)")
+    return 0
+
+
+def cmd_compare(ns: argparse.Namespace) -> int:
+    from activekd.report import compare_table
+
+    print(compare_table([Path(r) for r in ns.runs]))
+    return 0
+
+
+def cmd_benchmark(ns: argparse.Namespace) -> int:
+    from activekd.report import run_offline_benchmark
+
+    report = run_offline_benchmark(Path(ns.out), strategies=ns.strategies, seeds=ns.seeds, kd_modes=ns.kd, device=ns.device,
+                                   cache_dir=ns.cache_dir, progress=ns.progress, pool_limit=ns.pool_limit, test_limit=ns.test_limit,
+                                   repeat=ns.repeat, baseline_labels=ns.baseline_labels or None)
+    print(f"benchmark grid in {ns.out}; report: {report}")
+    return 0
+
+
+def _add_report_commands(sub, common) -> None:
+    from activekd.report._benchmark import BASELINE_LABELS, KD_MODES, SEEDS, STRATEGIES
+
+    rp = sub.add_parser("report", parents=[common], help="one self-contained HTML page (and PNGs) comparing runs")
+    rp.add_argument("runs", nargs="+", help="run folders (or results.json files); runs differing only in seed are grouped")
+    rp.add_argument("--out", default="report.html", help="HTML file to write (default report.html)")
+    rp.set_defaults(func=cmd_report)
+    cp = sub.add_parser("compare", parents=[common], help="the report's comparison as a table in the terminal")
+    cp.add_argument("runs", nargs="+", help="run folders (or results.json files)")
+    cp.set_defaults(func=cmd_compare)
+    bm = sub.add_parser("benchmark", parents=[common], help="the offline benchmark grid (Fashion-MNIST, stand-in teacher, small-cnn)")
+    bm.add_argument("suite", choices=["offline"], help="which benchmark (offline: needs no network)")
+    bm.add_argument("--out", required=True, help="folder of the grid: one resumable run folder per cell, then report.html")
+    bm.add_argument("--strategies", nargs="+", default=list(STRATEGIES), help=f"default: {' '.join(STRATEGIES)}")
+    bm.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), help=f"default: {' '.join(map(str, SEEDS))}")
+    bm.add_argument("--kd", nargs="+", default=list(KD_MODES), help=f"default: {' '.join(KD_MODES)}")
+    bm.add_argument("--baseline-labels", type=int, default=BASELINE_LABELS,
+                    help=f"CE-only random picks up to this many labels, 'what plain labeling needs' (0: none; default {BASELINE_LABELS})")
+    bm.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    bm.add_argument("--cache-dir", default=None, metavar="DIR", help="teacher and image cache")
+    bm.add_argument("--pool-limit", type=int, default=None, help="shrink every run (quick trials)")
+    bm.add_argument("--test-limit", type=int, default=None, help="shrink every run's test split")
+    bm.add_argument("--repeat", type=int, default=None, help="labeled-set repeats per round (default: the reference's 200)")
+    bm.add_argument("--progress", action=argparse.BooleanOptionalAction, default=False, help="progress bars")
+    bm.set_defaults(func=cmd_benchmark)
 
 
 def _add_deploy_commands(sub, common) -> None:
@@ -307,6 +363,7 @@ def make_parser() -> argparse.ArgumentParser:
     _run_commands(sub, common)
     _label_commands(sub, common)
     _add_deploy_commands(sub, common)
+    _add_report_commands(sub, common)
     return p
 
 

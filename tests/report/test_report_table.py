@@ -35,7 +35,7 @@ def test_older_runs_and_runs_without_test_accuracy_are_shown(make_run):
 
 
 def test_missing_run_is_a_one_line_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no results.json"):
+    with pytest.raises(ValueError, match="no results.json"):  # ReportError: a user mistake, one line
         compare_table([tmp_path / "nothing"])
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "results.json").write_text("{not json")

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from activekd.errors import ActiveKDError
+
 RESULTS_FILE = "results.json"
+
+
+class ReportError(ActiveKDError):
+    """A run folder or results file the report cannot read."""
 
 
 @dataclass(frozen=True)
@@ -57,13 +63,13 @@ def load_run(run: str | Path) -> Run:
     """Read one run; a missing or malformed file is a one-line error (FileNotFoundError / ValueError)."""
     path = results_path(run)
     if not path.is_file():
-        raise FileNotFoundError(f"{run}: no {RESULTS_FILE} (is it a run folder? `activekd resume` rebuilds a missing one)")
+        raise ReportError(f"{run}: no {RESULTS_FILE} (is it a run folder? `activekd resume` rebuilds a missing one)")
     try:
         doc = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+        raise ReportError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("rounds"), list) or not isinstance(doc.get("config"), dict):
-        raise ValueError(f"{path}: not an activekd results file (needs 'config' and 'rounds')")  # noqa: TRY004 -- bad input, not a bad call
+        raise ReportError(f"{path}: not an activekd results file (needs 'config' and 'rounds')")  # noqa: TRY004 -- bad input, not a bad call
     rounds = sorted((r for r in doc["rounds"] if isinstance(r, dict) and r.get("num_labeled") is not None), key=lambda r: r["round"])
     name = path.parent.name if path.name == RESULTS_FILE else path.stem
     return Run(name=name, path=path, config=doc["config"], dataset=doc.get("dataset") or {}, teacher=doc.get("teacher"),
@@ -74,7 +80,7 @@ def load_runs(runs) -> list[Run]:
     """Every run of ``runs`` (folders or files), in the order given; at least one is needed."""
     out = [load_run(r) for r in runs]
     if not out:
-        raise ValueError("no runs given")
+        raise ReportError("no runs given")
     names = [r.name for r in out]
     if len(set(names)) < len(names):  # runs/a/demo and runs/b/demo: name them by their parent too
         out = [dataclasses.replace(r, name=f"{r.path.parent.parent.name}/{r.name}") for r in out]
