@@ -98,3 +98,23 @@ def test_an_offline_vlm_teacher_fails_fast_in_one_line(tmp_path, cache_dir):
     assert r.returncode == 2 and elapsed < 10, (elapsed, r.stderr)
     assert r.stderr.count("\n") == 1 and "ViT-B-32" in r.stderr and "openclip:ViT-B-32:/path/to" in r.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_progress_bars_are_off_with_the_switch_and_off_a_terminal(capsys):
+    from activekd import progress
+
+    progress.set_enabled(True)
+    assert progress.bar(range(3), desc="x").disable  # stderr is captured here, not a terminal
+    progress.set_enabled(False)
+    try:
+        assert progress.bar(range(3), desc="x").disable
+    finally:
+        progress.set_enabled(True)
+
+
+@pytest.mark.slow
+def test_the_demo_banner_says_what_the_options_say(tmp_path, cache_dir, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--cache-dir", str(cache_dir), "--rounds", "1", "--budget", "3",
+                 "--pool-limit", "300", "--test-limit", "100", "--repeat", "2", "--device", "cpu", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "1 label(s) per class + 1 rounds × 3 labels" in out and "done: 13 labels" in out
