@@ -49,8 +49,9 @@ class ContinuousLoop:
             self._retrain()
         self._apply(Event("PULL", self.studio.answers()), kind="sync", origin=f"{self.studio.link.url} (pulled on start)")
         self._retrain_if_due(False)
-        self._publish()
-        self.inbox.update(starting=False)
+        if self.stale:
+            self._publish()
+        self.inbox.update(starting=False, labels=len(self.session.store.labels()), new_labels=new_labels(self.session))
 
     def run(self) -> None:
         while not self.inbox.stopping.is_set():
@@ -84,12 +85,14 @@ class ContinuousLoop:
             return
         if report.added or report.corrected:
             log.info("%s: %s", event.action, report.describe())
-        self.inbox.update(applied=len(event.answers), labels=len(self.session.store.labels()), new_labels=new_labels(self.session))
+        self.inbox.update(applied=len(event.answers))
 
     def _retrain_if_due(self, wanted: bool) -> None:
         n = new_labels(self.session)
         complete = self.session.store.pending_round() is None  # the batch is answered: no label can land before a retrain
-        if n >= self.retrain_every or (n > 0 and (wanted or complete)):
+        due = n >= self.retrain_every or (n > 0 and (wanted or complete))
+        self.inbox.update(training=due, labels=len(self.session.store.labels()), new_labels=n)  # one update: never "applied, idle" before a retrain
+        if due:
             self._retrain()
         elif wanted:
             log.info("training asked for, but no new label since round %s; nothing to train on", self._round())
@@ -103,6 +106,7 @@ class ContinuousLoop:
                      100 * (rec.metrics.get("student_acc") or 0.0), len(rec.picks))
             self.inbox.update(rounds_trained=1)
             self.stale = True
+            self._publish()  # still "training" until Label Studio serves the new queue
         except SessionError as e:
             log.warning("no retrain: %s", e)
         finally:

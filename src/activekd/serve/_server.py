@@ -11,7 +11,7 @@ from pathlib import Path
 from werkzeug.serving import make_server
 
 from activekd.session import ActiveSession, SessionError
-from activekd.session._continuous import labelstudio_project
+from activekd.session._continuous import labelstudio_project, recover_interrupted_commit
 
 from ._app import create_app
 from ._inbox import Inbox
@@ -35,6 +35,8 @@ def serve(run: str | Path, *, host: str = "127.0.0.1", port: int = 9090, retrain
     changes = {"progress": False, "device": device, "budget": retrain_every}
     if retrain_every is not None and retrain_every < 1:
         raise SessionError(f"--retrain-every must be >= 1, got {retrain_every}")
+    if recover_interrupted_commit(run):
+        log.info("%s: rolled back a commit a killed command left unfinished", run)
     with ActiveSession.resume(Path(run), **{k: v for k, v in changes.items() if v is not None}) as session:
         link, project = labelstudio_project(session)
         inbox = Inbox(session.out.resolve().name, project, session.dataset.class_names, frozenset(session.dataset.ids))
