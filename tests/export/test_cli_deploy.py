@@ -29,3 +29,54 @@ def test_export_then_predict_a_folder_with_a_corrupt_image(tmp_path, cache_dir, 
     assert main(["export", str(out), "--format", "nope", "--out", str(tmp_path / "x")]) == 2
     assert main(["predict", str(model), str(images), "--top-k", "0"]) == 2
     assert "valid: onnx, pt2, torchscript" in capsys.readouterr().err
+
+
+def _bad_folder(d, fmnist):
+    """2 PNGs and 2 JPEGs of Fashion-MNIST; a truncated JPEG, an empty file and a text file named like images."""
+    d.mkdir()
+    for i in range(4):
+        fmnist.images.pil(i).save(d / f"{i}.{'png' if i < 2 else 'jpg'}")
+    jpeg = (d / "2.jpg").read_bytes()
+    (d / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    (d / "empty.png").write_bytes(b"")
+    (d / "text.jpg").write_text("not an image\n")
+    return d, ["empty.png", "text.jpg", "truncated.jpg"]
+
+
+@pytest.fixture
+def cli_model(runs, tmp_path):
+    from activekd.export import export_student
+
+    return export_student(runs["small-cnn"], "onnx", tmp_path / "m.onnx")
+
+
+def test_predict_bad_images_and_bad_inputs(cli_model, tmp_path, fmnist, capsys):
+    """Bad images: a row per good one, exit 0. A damaged model, an empty folder, a CSV of other classes: one line, exit 2."""
+    images, bad = _bad_folder(tmp_path / "images", fmnist)
+    assert main(["predict", str(cli_model), str(images), "--no-progress"]) == 0
+    text = capsys.readouterr()
+    rows = [line for line in text.out.splitlines() if line.startswith(str(images))]
+    assert len(rows) == 4 and "4 image(s) predicted, 3 unreadable" in text.out
+    assert all(b in text.err for b in bad)
+    damaged = tmp_path / "damaged.onnx"
+    damaged.write_bytes(cli_model.read_bytes()[:1000])
+    (tmp_path / "nothing").mkdir()
+    other = tmp_path / "other.csv"
+    other.write_text("path,label\n" + "".join(f"images/0.png,label-{i}\n" for i in range(12)))
+    for argv, msg in [([str(damaged), str(images)], "could not be read as a onnx model"),
+                      ([str(cli_model), str(tmp_path / "nothing")], "has no image files"),
+                      ([str(cli_model), str(other)], "labelled with 12 classes, 12 of which"),
+                      ([str(tmp_path / "nope.onnx"), str(images)], "no such model file")]:
+        assert main(["predict", *argv, "--no-progress"]) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and err.startswith("activekd: error: ") and msg in err, err
+
+
+@pytest.mark.xfail(strict=True, reason="cli.py cmd_predict prints one more line per unreadable image after the "
+                                       "library's one warning; drop its `for path in report.unreadable` loop")
+def test_predict_names_unreadable_images_in_one_line(cli_model, tmp_path, fmnist, capsys):
+    images, bad = _bad_folder(tmp_path / "images", fmnist)
+    assert main(["predict", str(cli_model), str(images), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    naming = [line for line in err.splitlines() if any(b in line for b in bad)]
+    assert len(naming) == 1 and all(b in naming[0] for b in bad), err

@@ -1,16 +1,19 @@
 """Every registered student in every format: the file's probabilities equal the PyTorch student's.
 
-Tolerances on probabilities (max absolute difference):
+The bar (issue 9): max absolute difference of probabilities on 64 images of mixed sizes, against
+``mix_heads`` of the PyTorch student's two heads after its own preprocessing.
 
-- ``torchscript`` and ``pt2``: ``1e-5``. They run the same aten kernels as eager PyTorch and
-  reproduce it to float32 rounding (measured: 0 to 1e-7).
-- ``onnx``: ``1e-3``. onnxruntime's float32 kernels (MLAS convolutions, its own antialiased
-  Resize) accumulate in another order; through 20-50 layers of a random-init student whose heads
-  are rescaled to spread its logits (which amplifies feature noise) that moved probabilities by up
-  to 2e-4 (efficientnet_lite0, mobilenet_v2 on downscaled odd sizes), 1e-6 on small-cnn. The
-  resize alone agrees to 1e-5 in normalised units. Real mistakes (a wrong alpha or beta, resize,
-  normalisation or channel order) move probabilities by more than 1e-2:
-  ``test_tolerance_catches_a_wrong_mix`` checks that on every file.
+- ``onnx``: ``1e-4``. Measured on the trained test students (conftest): 1.2e-5 for mobilenet_v2
+  (on sizes the graph resizes; 2.6e-6 through the predictor), at most 7e-7 for the others. The
+  two sources: onnxruntime's linear ``Resize`` (its weights are less exact than PyTorch's: 3e-6
+  from the float64 result on upsampled sides, PyTorch 1e-7) and its convolution kernels (MLAS,
+  another summation order). Its graph optimisation level makes no systematic difference.
+- ``torchscript`` and ``pt2``: ``1e-5``. The same aten kernels as eager PyTorch (measured: at most
+  6e-8 through the graph, 5e-7 through the predictor, where the graph records the identity resize
+  at ``S x S`` that eager PyTorch skips).
+
+Real mistakes (a wrong alpha or beta, resize, normalisation or channel order) move probabilities by
+more than 1e-3: ``test_tolerance_catches_a_wrong_mix`` checks that on every file.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import torch
 from activekd.export import export_student, load_predictor
 from activekd.heads import mix_heads
 
-ATOL = {"onnx": 1e-3, "torchscript": 1e-5, "pt2": 1e-5}
+ATOL = {"onnx": 1e-4, "torchscript": 1e-5, "pt2": 1e-5}
 
 
 def reference(spec, student, images: torch.Tensor, alpha: float | None = None) -> np.ndarray:
@@ -56,7 +59,26 @@ def test_probabilities_match_student(exported, fmnist_images, spec):
         got = pred.run(rgb)
         assert got.shape == ref.shape and got.dtype == np.float32, what
         assert np.abs(got - ref).max() <= ATOL[fmt], f"{what}: max |diff| {np.abs(got - ref).max():.2e}"
-        assert ref.max() > 0.3, "test students should not be near-uniform"
+    ref = reference(spec, student, fmnist_images)
+    assert ref.max(1).mean() > 0.3, "test students should not be near-uniform on real images"
+
+
+def test_64_images_of_mixed_sizes(exported, mixed_images, spec):
+    """The acceptance bar: the graph on each size as it comes, and the predictor on all 64 at once."""
+    name, fmt, pred = exported
+    student = spec.make_student(name)
+    for batch in mixed_images:  # the graph resizes [8, 3, H, W] itself
+        ref = reference(spec, student, torch.from_numpy(batch))
+        got = pred.run(batch)
+        assert got.shape == ref.shape and got.dtype == np.float32
+        assert np.abs(got - ref).max() <= ATOL[fmt], f"{batch.shape}: max |diff| {np.abs(got - ref).max():.2e}"
+    images = [np.moveaxis(im, 0, -1) for batch in mixed_images for im in batch]  # [H, W, 3], as image files decode
+    squares = torch.from_numpy(np.stack([pred.prepare(im) for im in images]))
+    ref = reference(spec, student, squares)  # the student on the same uint8 squares the predictor feeds its graph
+    got = pred.predict(images, batch_size=24)
+    assert got.shape == (64, len(spec.classes))
+    assert np.abs(got - ref).max() <= ATOL[fmt], f"predictor: max |diff| {np.abs(got - ref).max():.2e}"
+    assert len(set(ref.argmax(1).tolist())) >= 4 and ref.max(1).mean() > 0.3, "the outputs should depend on the image"
 
 
 def test_predictor_inputs(exported, fmnist_images, spec):
@@ -96,3 +118,11 @@ def test_tolerance_catches_a_wrong_mix(exported, fmnist_images, spec):
     wrong = reference(spec, spec.make_student(name), fmnist_images, alpha=0.5)
     got = pred.run(fmnist_images.expand(-1, 3, -1, -1).contiguous().numpy())
     assert np.abs(got - wrong).max() > 10 * ATOL["onnx"]
+
+
+def test_students_are_trained(student_name, fmnist, spec):
+    """The students compared above are meaningful: well above chance (10 %) on held-out test images."""
+    idx = fmnist.split_indices("test")[:300]
+    probs = reference(spec, spec.make_student(student_name), fmnist.images.batch(idx))
+    accuracy = (probs.argmax(1) == np.asarray(fmnist.labels)[idx]).mean()
+    assert accuracy > 0.3, f"{student_name}: test accuracy {accuracy:.2f}"

@@ -5,7 +5,8 @@
   names, ``alpha``, ``beta``, input size, dataset fingerprint and version in its metadata.
 - :func:`load_predictor`: a :class:`Predictor` over such a file (or a run folder);
   ``predict(images)`` takes paths, PIL images or uint8 arrays.
-- :func:`predict_images`: top-k predictions for files / folders / globs / CSVs, written as CSV.
+- :func:`predict_images`: top-k predictions for files / folders / globs / CSVs, written as CSV;
+  unreadable images are skipped and named in one warning, CSV labels the model lacks are refused.
 
 Importing this package does not import torch; the ONNX predictor runs on ``onnxruntime`` alone.
 """
@@ -16,10 +17,17 @@ from ._formats import FORMATS, ExportFormat, get_format, list_formats, register_
 from ._images import BadImageArrayError, UnreadableImageError
 from ._inputs import IMAGE_EXTENSIONS, ImageSpecError, expand_images
 from ._meta import ExportError, ExportMetadata
-from ._predict import Prediction, Predictor, PredictReport, load_predictor, predict_images
+from ._predict import (
+    ClassMismatchError,
+    Predictor,
+    check_labels,
+    load_predictor,
+    predict_images,
+)
+from ._report import Prediction, PredictReport
 
 __all__ = [  # noqa: RUF022 (grouped: constants, errors and types, functions)
-    "FORMATS", "IMAGE_EXTENSIONS", "BadImageArrayError", "ExportError", "ExportFormat", "ExportMetadata",
-    "ImageSpecError", "Prediction", "PredictReport", "Predictor", "UnreadableImageError", "expand_images",
-    "export_student", "get_format", "list_formats", "load_predictor", "predict_images", "register_format",
+    "FORMATS", "IMAGE_EXTENSIONS", "BadImageArrayError", "ClassMismatchError", "ExportError", "ExportFormat", "ExportMetadata",
+    "ImageSpecError", "Prediction", "PredictReport", "Predictor", "UnreadableImageError", "check_labels",
+    "expand_images", "export_student", "get_format", "list_formats", "load_predictor", "predict_images", "register_format",
 ]

@@ -74,6 +74,21 @@ def zip_members(path: Path) -> list[str]:
         return z.namelist()
 
 
+def check_archive(path: Path) -> None:
+    """Raise :class:`ExportError` when a zip archive (TorchScript, ``.pt2``) fails its CRC-32 checks.
+
+    PyTorch's reader does not check them, so a damaged byte in the weights would load and predict
+    wrong; this reads the whole file once.
+    """
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        raise ExportError(f"{path} is a damaged archive ({e}); export it again") from None
+    if bad is not None:
+        raise ExportError(f"{path} is damaged: its member {bad} fails the CRC check; export it again")
+
+
 def format_of(path: Path) -> ExportFormat:
     """The registered format whose ``claims`` accepts ``path``; raises ``ExportError`` if none does."""
     for name in FORMATS.names():

@@ -21,8 +21,8 @@ ImageLike = str | os.PathLike | Image.Image | np.ndarray
 class UnreadableImageError(ActiveKDError):
     """An image file that does not exist or cannot be decoded; the message names its path.
 
-    ``path`` and ``reason`` (a few words: ``empty file``, ``not an image``, ``image file is
-    truncated ...``) are kept apart for reports that name many images in one line.
+    ``path`` and ``reason`` (a few words: ``no such file``, ``empty file``, ``not an image PIL can
+    read``, ``truncated file``) are kept apart for reports that name many images in one line.
     """
 
     def __init__(self, path: str, reason: str) -> None:
@@ -42,6 +42,8 @@ def _reason(path: str, e: Exception) -> str:
         return "empty file"
     if isinstance(e, UnidentifiedImageError):
         return "not an image PIL can read"
+    if "truncated" in str(e).lower():  # PIL: "image file is truncated (N bytes not processed)", "Truncated File Read"
+        return "truncated file"
     return (str(e).splitlines() or [type(e).__name__])[0][:120]
 
 

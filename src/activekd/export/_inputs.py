@@ -38,11 +38,14 @@ def _folder(d: Path) -> list[ImageItem]:
 
 def _csv(f: Path) -> list[ImageItem]:
     """A CSV with a ``path`` column (and optionally ``id``, ``label``); paths relative to the CSV's folder."""
-    with open(f, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or "path" not in reader.fieldnames:
-            raise ImageSpecError(f"{f} needs a header with a 'path' column (and optionally 'id', 'label'); got {reader.fieldnames}")
-        rows = list(reader)
+    try:
+        with open(f, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None or "path" not in reader.fieldnames:
+                raise ImageSpecError(f"{f} needs a header with a 'path' column (and optionally 'id', 'label'); got {reader.fieldnames}")
+            rows = list(reader)
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise ImageSpecError(f"{f} is not a UTF-8 CSV of image paths ({e})") from None
     empty = [n for n, r in enumerate(rows, start=2) if not (r.get("path") or "").strip()]
     if empty:
         raise ImageSpecError(f"{f}: line(s) {', '.join(map(str, empty[:5]))} have no path")

@@ -6,10 +6,8 @@ An ONNX file runs with ``onnxruntime`` alone: nothing on this path imports torch
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +15,9 @@ from tqdm.auto import tqdm
 
 from ._formats import Backend, format_of
 from ._images import ImageLike, UnreadableImageError, as_image_list, square, to_pil
-from ._inputs import ImageItem, expand_images
+from ._inputs import ImageItem, ImageSpecError, expand_images
 from ._meta import ExportError, ExportMetadata
+from ._report import Prediction, PredictReport, top_k_of, write_predictions
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +67,28 @@ class Predictor:
         return np.concatenate(out)
 
 
+def _one_line(e: Exception) -> str:
+    """The first sentence of an exception's message (runtimes' messages run to several lines)."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0][:200]
+
+
+def _open_file(p: Path) -> Backend:
+    """Open an exported file with its format's runtime; a damaged file is an :class:`ExportError`."""
+    fmt = format_of(p)
+    try:
+        return fmt.load(p)
+    except (ExportError, ImportError):
+        raise
+    except Exception as e:  # noqa: BLE001 (each runtime raises its own types; onnxruntime's derive from Exception only)
+        raise ExportError(f"{p} could not be read as a {fmt.name} model: damaged or incomplete ({_one_line(e)})") from None
+
+
 def load_predictor(path: str | Path, *, round: int | None = None) -> Predictor:
     """Open an exported file (ONNX, TorchScript, ``.pt2``), a run folder or a student checkpoint.
 
     ``round`` picks a run folder's ``checkpoints/round_NNN`` (run folders and checkpoints run the
-    PyTorch student itself; exported files run their own graph).
+    PyTorch student itself; exported files run their own graph). A missing, damaged or foreign file
+    raises :class:`ExportError` (one line).
     """
     p = Path(path)
     if p.is_dir() or p.suffix == ".safetensors":
@@ -84,96 +100,101 @@ def load_predictor(path: str | Path, *, round: int | None = None) -> Predictor:
     else:
         if round is not None:
             raise ExportError(f"round only applies to run folders, but {p} is a file; drop it")
-        backend = format_of(p).load(p)
-    return Predictor(backend, ExportMetadata.from_strings(backend.metadata, str(p)))
+        backend = _open_file(p)
+    try:
+        return Predictor(backend, ExportMetadata.from_strings(backend.metadata, str(p)))
+    except (KeyError, TypeError, ValueError) as e:
+        if isinstance(e, ExportError):
+            raise
+        raise ExportError(f"{p} has damaged activekd metadata ({type(e).__name__}: {_one_line(e)}); export it again") from None
 
 
-@dataclass(frozen=True)
-class Prediction:
-    """Top-``k`` classes of one image, most probable first."""
-
-    id: str
-    path: str
-    classes: tuple[str, ...]
-    probs: tuple[float, ...]
+class ClassMismatchError(ExportError):
+    """Images labelled (in a CSV's ``label`` column) with classes the model does not have."""
 
 
-@dataclass
-class PredictReport:
-    """What :func:`predict_images` did: the predictions, the images it could not read, the CSV."""
-
-    model: str
-    predictions: list[Prediction] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)
-    out: Path | None = None
-
-    @property
-    def num_images(self) -> int:
-        return len(self.predictions) + len(self.unreadable)
+def _some(names, n: int = 8) -> str:
+    names = list(names)
+    return ", ".join(map(repr, names[:n])) + (f" and {len(names) - n} more" if len(names) > n else "")
 
 
-def top_k_of(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """``probs [N, C]`` -> (indices ``[N, k]``, probabilities ``[N, k]``), most probable first (stable)."""
-    idx = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-    return idx, np.take_along_axis(probs, idx, axis=1)
+def check_labels(items: Sequence[ImageItem], class_names: Sequence[str], model: str) -> None:
+    """Refuse a model that lacks a class the images are labelled with (a CSV for another class set).
+
+    Raises :class:`ClassMismatchError` naming the missing classes and the model's; unlabelled
+    items (``label`` ``None``) are not checked.
+    """
+    wanted = sorted({it.label for it in items if it.label is not None})
+    missing = [c for c in wanted if c not in set(class_names)]
+    if missing:
+        raise ClassMismatchError(
+            f"the images are labelled with {len(wanted)} classes, {len(missing)} of which model {model} does not have "
+            f"({_some(missing)}); it has {len(class_names)}: {_some(class_names)}"
+        )
 
 
-def _read_batch(predictor: Predictor, items: list[ImageItem], unreadable: list[str]):
-    """Prepare the readable images of ``items``; the paths of the others go to ``unreadable``."""
+def _read_batch(predictor: Predictor, items: list[ImageItem], report: PredictReport) -> tuple[list[ImageItem], list]:
+    """Prepare the readable images of ``items``; the others go to ``report.unreadable`` with their reason."""
     ok, arrays = [], []
     for it in items:
         try:
             arrays.append(predictor.prepare(it.path))
             ok.append(it)
         except UnreadableImageError as e:
-            log.warning("%s", e)
-            unreadable.append(it.path)
+            log.debug("%s", e)
+            report.unreadable.append(it.path)
+            report.reasons[it.path] = e.reason
     return ok, arrays
 
 
-def write_predictions(out: Path, predictions: list[Prediction], k: int) -> Path:
-    """CSV ``id,path,class_1,prob_1,...,class_k,prob_k`` (written atomically)."""
-    from activekd._atomic import atomic_path
-
-    header = ["id", "path"] + [c for j in range(1, k + 1) for c in (f"class_{j}", f"prob_{j}")]
-    with atomic_path(out) as tmp, open(tmp, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        for p in predictions:
-            w.writerow([p.id, p.path] + [v for c, q in zip(p.classes, p.probs) for v in (c, f"{q:.6f}")])
-    return out
+def _predict_all(predictor: Predictor, items: list[ImageItem], report: PredictReport, k: int, batch_size: int,
+                 progress: bool) -> None:
+    """Fill ``report`` with the top-``k`` predictions of ``items``, ``batch_size`` images per model call."""
+    names = predictor.class_names
+    with tqdm(total=len(items), desc="predict", unit="img", disable=not progress) as bar:
+        for s in range(0, len(items), batch_size):
+            ok, arrays = _read_batch(predictor, items[s : s + batch_size], report)
+            if ok:
+                idx, pr = top_k_of(predictor.run(np.stack(arrays)), k)
+                report.predictions += [Prediction(it.id, it.path, tuple(names[j] for j in i), tuple(map(float, q)), it.label)
+                                       for it, i, q in zip(ok, idx, pr)]
+            bar.update(len(items[s : s + batch_size]))
 
 
 def predict_images(model: str | Path, images: Sequence[str], *, out: str | Path | None = None, top_k: int = 5,
                    batch_size: int = 64, progress: bool = True) -> PredictReport:
-    """Predict the top-``k`` classes of many images; unreadable images are reported and skipped.
+    """Predict the top-``k`` classes of many images; unreadable images are skipped and named in one warning.
 
     Args:
         model: an exported file (ONNX runs without torch), a run folder or a student checkpoint.
-        images: files, folders (searched recursively), glob patterns or CSVs with a ``path`` column.
-        out: write ``id,path,class_1,prob_1,...`` here (``None``: do not write).
+        images: files, folders (searched recursively), glob patterns or CSVs with a ``path`` column
+            (and optionally ``id`` and ``label``).
+        out: write ``id,path[,label],class_1,prob_1,...`` here (``None``: do not write).
         top_k: classes per image (at most ``C``).
         batch_size: images per model call.
         progress: show a progress bar.
+
+    Returns:
+        A :class:`PredictReport`; ``report.unreadable_summary()`` is the line logged as a warning
+        (an ``activekd.export`` logger) when some images could not be read.
+
+    Raises:
+        ExportError: a missing or damaged model; :class:`ClassMismatchError` when CSV labels name
+            classes the model does not have (checked before any image is read).
+        ImageSpecError: an argument that names no image, or no image could be read at all.
     """
     if top_k < 1 or batch_size < 1:
-        raise ValueError(f"top_k and batch_size must be >= 1, got top_k={top_k}, batch_size={batch_size}")
+        raise ExportError(f"top_k and batch_size must be >= 1, got top_k={top_k}, batch_size={batch_size}")
     predictor = load_predictor(model)
     items = expand_images(images)
-    names = predictor.class_names
-    k = min(top_k, len(names))
+    check_labels(items, predictor.class_names, str(model))
+    k = min(top_k, len(predictor.class_names))
     report = PredictReport(model=str(model), out=Path(out) if out is not None else None)
-    bar = tqdm(total=len(items), desc="predict", unit="img", disable=not progress)
-    for s in range(0, len(items), batch_size):
-        ok, arrays = _read_batch(predictor, items[s : s + batch_size], report.unreadable)
-        if ok:
-            idx, pr = top_k_of(predictor.run(np.stack(arrays)), k)
-            report.predictions += [Prediction(it.id, it.path, tuple(names[j] for j in i), tuple(map(float, q)))
-                                   for it, i, q in zip(ok, idx, pr)]
-        bar.update(len(items[s : s + batch_size]))
-    bar.close()
+    _predict_all(predictor, items, report, k, batch_size, progress)
+    if not report.predictions:
+        raise ImageSpecError(f"none of the {len(items)} image(s) could be read: {report.named_unreadable()}")
     if report.unreadable:
-        log.warning("skipped %d unreadable image(s) of %d", len(report.unreadable), len(items))
+        log.warning("%s", report.unreadable_summary())
     if report.out is not None:
         write_predictions(report.out, report.predictions, k)
     return report

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ._formats import ExportFormat, register_format, zip_members
+from ._formats import ExportFormat, check_archive, register_format, zip_members
 
 EXTRA_FILE = "activekd.json"
 
@@ -30,6 +30,7 @@ def load_pt2(path: Path):
 
     from ._graph import TorchBackend
 
+    check_archive(path)
     files = {EXTRA_FILE: ""}
     program = torch.export.load(str(path), extra_files=files)
     return TorchBackend(program.module(), json.loads(files[EXTRA_FILE] or "{}"))

@@ -13,7 +13,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._formats import ExportFormat, register_format, zip_members
+from ._formats import ExportFormat, check_archive, register_format, zip_members
 
 EXTRA_FILE = "activekd.json"
 
@@ -46,6 +46,7 @@ def load_torchscript(path: Path):
 
     from ._graph import TorchBackend
 
+    check_archive(path)
     files = {EXTRA_FILE: ""}
     with _quiet():
         module = torch.jit.load(str(path), map_location="cpu", _extra_files=files)
