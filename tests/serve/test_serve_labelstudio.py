@@ -213,3 +213,42 @@ def test_a_team_labels_30_tasks_while_the_backend_retrains_and_is_killed_three_t
     for r, ids in served_in.items():
         expected = [p for p in offline_picks(served.out, r) if p not in answered_before[r]]
         assert ids == expected[:len(ids)], (r, ids, expected)
+
+
+def test_malformed_foreign_and_wrong_class_payloads_are_refused_with_one_line_each(served, fmnist):
+    st = served.idle()
+    project, before = st["project"], store_rows(served.out)
+    con = sqlite3.connect(served.out / "session.sqlite")
+    imports = con.execute("SELECT COUNT(*) FROM imports").fetchone()[0]
+    con.close()
+    with SessionStore.open(served.out, readonly=True) as store:
+        unlabeled = next(i for i in store.round(st["round"]).picks if i not in dict(store.labels()))
+
+    def created(pid, data, choice):
+        return {"action": "ANNOTATION_CREATED", "project": {"id": pid}, "task": {"id": 1, "data": data},
+                "annotation": {"id": 9, "result": choice_result(choice)}}
+
+    ours = {"image": "/x.png", "activekd_id": unlabeled}
+    bad = [("/webhook", b"{not json", 400, "not JSON"),
+           ("/webhook", {"hello": "world"}, 400, "no 'action'"),
+           ("/webhook", created(project + 50, ours, fmnist.class_names[0]), 404, f"unknown project {project + 50}"),
+           ("/webhook", created(project, {"image": "/x.png"}, fmnist.class_names[0]), 422, "no 'activekd_id'"),
+           ("/webhook", created(project, {"image": "/x.png", "activekd_id": "no-such-image"}, fmnist.class_names[0]), 422,
+            "unknown sample id 'no-such-image'"),
+           ("/webhook", created(project, ours, "banana"), 422, "unknown class 'banana'"),
+           ("/webhook", {"action": "SOMETHING_ELSE", "project": {"id": project}}, 400, "unknown action"),
+           ("/predict", {"tasks": [], "project": f"{project + 50}.1700000000"}, 404, "unknown project"),
+           ("/setup", {"project": "nope"}, 400, "names no project")]
+    for path, body, code, words in bad:
+        lines = served.log.read_text().count("\n")
+        kw = {"content": body, "headers": {"Content-Type": "application/json"}} if isinstance(body, bytes) else {"json": body}
+        r = httpx.post(served.url + path, timeout=10, **kw)
+        assert r.status_code == code and words in r.json()["error"], (path, body, r.status_code, r.text)
+        time.sleep(0.3)
+        new = served.log.read_text().splitlines()[lines:]
+        assert len([x for x in new if "refused" in x]) == 1 and words in new[-1], (words, new)
+    assert served.idle()["received"] == st["received"]  # nothing reached the worker
+    con = sqlite3.connect(served.out / "session.sqlite")
+    assert con.execute("SELECT COUNT(*) FROM imports").fetchone()[0] == imports
+    con.close()
+    assert store_rows(served.out) == before
