@@ -203,10 +203,10 @@ def cmd_predict(ns: argparse.Namespace) -> int:
     if ns.top_k < 1:
         raise ConfigError(f"--top-k must be >= 1, got {ns.top_k}")
     report = predict_images(ns.model, ns.images, out=ns.out, top_k=ns.top_k, batch_size=ns.batch_size, progress=ns.progress)
-    for path in report.unreadable:
-        print(f"activekd: skipped unreadable image {path}", file=sys.stderr)
     print(f"{len(report.predictions)} image(s) predicted" + (f", {len(report.unreadable)} unreadable" if report.unreadable else "")
           + (f": {report.out}" if report.out else ""))
+    if report.accuracy is not None:
+        print(f"top-1 accuracy against the CSV's labels: {100 * report.accuracy:.2f}%")
     if report.out is None:
         for p in report.predictions:
             print(p.path, *(f"{c}={q:.3f}" for c, q in zip(p.classes, p.probs)), sep="\t")

@@ -72,8 +72,6 @@ def test_predict_bad_images_and_bad_inputs(cli_model, tmp_path, fmnist, capsys):
         assert err.count("\n") == 0 and err.startswith("activekd: error: ") and msg in err, err
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py cmd_predict prints one more line per unreadable image after the "
-                                       "library's one warning; drop its `for path in report.unreadable` loop")
 def test_predict_names_unreadable_images_in_one_line(cli_model, tmp_path, fmnist, capsys):
     images, bad = _bad_folder(tmp_path / "images", fmnist)
     assert main(["predict", str(cli_model), str(images), "--no-progress"]) == 0
