@@ -151,3 +151,26 @@ def test_a_corrupt_store_is_refused(tmp_path):
     with pytest.raises(StoreError, match="corrupt"):
         SessionStore.open(tmp_path)
     assert path.read_bytes() == bytes(data)
+
+
+def test_a_change_half_written_by_a_killed_process_is_rolled_back_on_open(tmp_path):
+    """A big transaction spills into the file before COMMIT; SIGKILL leaves a hot journal that every command must survive."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal\n"
+        "from activekd.session import SessionStore\n"
+        f"s = SessionStore.create({str(tmp_path)!r})\n"
+        "s.initialise({'config': '{}'}, [(f'id{i}', i, 'pool', None) for i in range(20000)], [('id0', 1)])\n"
+        "s.conn.execute('PRAGMA cache_size = 10')\n"
+        "s.conn.execute('BEGIN IMMEDIATE')\n"
+        "s.conn.executemany(\"INSERT INTO labels VALUES (?, 1, 'oracle', 1, 0)\", [(f'id{i}',) for i in range(1, 15000)])\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    assert subprocess.run([sys.executable, "-c", code]).returncode == -9
+    assert (tmp_path / "session.sqlite-journal").exists()
+    with SessionStore.open(tmp_path, readonly=True) as s:  # `status` opens read-only
+        assert s.labels() == [("id0", 1)]
+    assert not (tmp_path / "session.sqlite-journal").exists() or os.path.getsize(tmp_path / "session.sqlite-journal") == 0

@@ -31,7 +31,7 @@ from ._checks import (
 from ._errors import SessionError, StoreError
 from ._lock import RunLock
 from ._oracle import ORACLES, create_oracle
-from ._store import SessionStore, check_store_file
+from ._store import SessionStore
 from ._teacher_logits import TeacherLogits
 
 log = logging.getLogger(__name__)
@@ -102,8 +102,7 @@ def open_session(cls, config: RunConfig, out: Path):
 def _open_existing(cls, config: RunConfig, out: Path, device: torch.device):
     lock = RunLock(out).acquire()
     try:
-        check_store_file(out / SessionStore.FILENAME)
-        stored = read_stored_config(out)
+        stored = read_stored_config(out)  # checks the store (and rolls back a killed command's half-written change)
         _check_same_run(stored, config, out)
         ds = load_dataset(config)
         with SessionStore.open(out, readonly=True) as probe:

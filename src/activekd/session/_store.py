@@ -100,6 +100,32 @@ def check_store_file(path: Path) -> None:
         raise StoreError(f"{path} is corrupt ({bad}); restore it from a backup or start a new --out")
 
 
+def recover_interrupted_commit(path: Path) -> bool:
+    """Roll back a transaction a killed process left half-written (a hot ``-journal``); True if there was a journal.
+
+    A read-only connection cannot roll a hot journal back ("attempt to write a readonly database"),
+    so the checks would call the store corrupt; a read-write connection does it on its first read,
+    safely (SQLite treats a journal as hot only when no process holds the database's write lock).
+    Only a file that carries activekd's mark is touched.
+    """
+    if not Path(f"{path}-journal").exists() or not path.is_file():
+        return False
+    with open(path, "rb") as fh:
+        head = fh.read(100)
+    if len(head) < 100 or int.from_bytes(head[68:72], "big") != APPLICATION_ID:
+        return False  # not our store: left to the checks that refuse it
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=30)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"{path}: a command was killed mid-write and its change must be rolled back, which needs write access "
+                         f"({e}); run `activekd resume` where the folder is writable") from None
+    return True
+
+
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     uri = f"{path.resolve().as_uri()}?mode={'ro' if readonly else 'rw'}"
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
@@ -127,6 +153,7 @@ class SessionStore(LabelLedger):
         path = Path(out) / cls.FILENAME
         if not path.is_file():
             raise StoreError(f"{out} holds no activekd session ({cls.FILENAME} not found)")
+        recover_interrupted_commit(path)
         check_store_file(path)
         try:
             return cls(path, _connect(path, readonly), readonly)
