@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from _labelstudio_server import label_studio  # noqa: F401 - the real Label Studio fixture, shared by tests/session and tests/serve
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")

@@ -238,6 +238,28 @@ def cmd_benchmark(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(ns: argparse.Namespace) -> int:
+    from activekd.serve import serve
+
+    serve(Path(ns.out), host=ns.host, port=ns.port, retrain_every=ns.retrain_every, connect=ns.connect, backend_url=ns.backend_url,
+          relabel=not ns.no_relabel, device=ns.device)
+    return 0
+
+
+def _add_serve_command(sub, common) -> None:
+    sv = sub.add_parser("serve", parents=[common], help="Label Studio's machine-learning backend for a run (--oracle labelstudio): "
+                        "suggestions, learning from annotations, the strategy's order as the queue")
+    sv.add_argument("out", help="run folder")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sv.add_argument("--port", type=int, default=9090, help="port (default 9090)")
+    sv.add_argument("--retrain-every", type=int, default=None, metavar="N", help="train the next round every N new labels (default: the run's budget)")
+    sv.add_argument("--connect", action="store_true", help="register this backend in the run's Label Studio project")
+    sv.add_argument("--backend-url", default=None, help="the address Label Studio should call, when not http://HOST:PORT")
+    sv.add_argument("--no-relabel", action="store_true", help="refuse an edited annotation instead of correcting the stored label")
+    sv.add_argument("--device", default=None, help="override the stored device")
+    sv.set_defaults(func=cmd_serve)
+
+
 def _add_report_commands(sub, common) -> None:
     from activekd.report._benchmark import BASELINE_LABELS, KD_MODES, SEEDS, STRATEGIES
 
@@ -364,6 +386,7 @@ def make_parser() -> argparse.ArgumentParser:
     _label_commands(sub, common)
     _add_deploy_commands(sub, common)
     _add_report_commands(sub, common)
+    _add_serve_command(sub, common)
     return p
 
 

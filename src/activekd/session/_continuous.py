@@ -15,7 +15,6 @@ Each retrain is one more round of the run (its stored ``rounds`` grows by one), 
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,29 +29,13 @@ from ._answers import Answer, plan_changes
 from ._errors import SessionError
 from ._faults import kill_point
 from ._labeling import LabelReport, _known
-from ._store import APPLICATION_ID, RoundRecord, SessionStore
+from ._store import RoundRecord, SessionStore
+from ._store import recover_interrupted_commit as _recover
 
 
 def recover_interrupted_commit(out: str | Path) -> bool:
-    """Roll back a commit a killed process left half-written (a hot ``-journal``); True if there was a journal.
-
-    Opening a store checks it read-only first, and a read-only connection cannot roll a hot journal
-    back ("attempt to write a readonly database"). A read-write connection does it on its first read,
-    safely: SQLite treats a journal as hot only when no process holds the database's write lock.
-    """
-    path = Path(out) / SessionStore.FILENAME
-    if not Path(f"{path}-journal").exists() or not path.is_file():
-        return False
-    with open(path, "rb") as fh:
-        head = fh.read(100)
-    if len(head) < 100 or int.from_bytes(head[68:72], "big") != APPLICATION_ID:
-        return False  # not our store: leave it to the checks that refuse it
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=30)
-    try:
-        conn.execute("PRAGMA schema_version").fetchone()
-    finally:
-        conn.close()
-    return True
+    """Roll back a change a killed ``serve`` left half-written (see :func:`_store.recover_interrupted_commit`)."""
+    return _recover(Path(out) / SessionStore.FILENAME)
 
 
 def labelstudio_project(session) -> tuple:

@@ -1,4 +1,4 @@
-"""A real Label Studio server for the session tests, started once per test session.
+"""A real Label Studio server for the tests (session, serve), started once per test session.
 
 The server runs from the virtualenv ``scripts/setup.sh`` makes (``ACTIVEKD_LABEL_STUDIO_VENV``,
 default ``~/.cache/activekd/label-studio-venv``), on 127.0.0.1 only, with SQLite in a temporary
@@ -64,6 +64,8 @@ def _server_env(data_dir: Path, document_root: Path, email: str, password: str, 
         "LABEL_STUDIO_COLLECT_ANALYTICS": "false",
         "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
         "DJANGO_DB": "sqlite",
+        "ML_BLOCK_LOCAL_IP": "false",  # the serve tests' ML backend and webhooks live on 127.0.0.1 too
+        "SSRF_PROTECTION_ENABLED": "false",
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     })
