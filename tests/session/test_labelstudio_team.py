@@ -5,17 +5,16 @@ run → push → annotate through the API (with mistakes) → sync → correct i
 answers, and each round trained on the corrected labels. Kills inside push and sync lose and double nothing.
 """
 
-import hashlib
 import json
 import os
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from activekd.cli import main
+from store_view import digest, store_labels
 from activekd.session._labelstudio import choice_result
 
 pytestmark = pytest.mark.slow
@@ -34,18 +33,6 @@ def team(label_studio, monkeypatch, cache_dir, fmnist):
 def tasks_of(sdk, title: str) -> dict[str, object]:
     project = next(p for p in sdk.projects.list() if p.title == title)
     return {t.data["activekd_id"]: t for t in sdk.tasks.list(project=project.id, page_size=500)}
-
-
-def store_labels(out: Path) -> dict[str, int]:
-    con = sqlite3.connect(out / "session.sqlite")
-    try:
-        return dict(con.execute("SELECT sample_id, label FROM labels"))
-    finally:
-        con.close()
-
-
-def digest(labels: dict[str, int]) -> str:
-    return hashlib.sha256("\n".join(f"{i}\t{y}" for i, y in sorted(labels.items())).encode()).hexdigest()[:16]
 
 
 def test_a_team_in_label_studio_labels_corrects_extends_and_finishes(team, label_studio, cache_dir, fmnist, capsys):

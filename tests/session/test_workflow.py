@@ -5,7 +5,6 @@ the labels in SQLite equal the intended final answers and each round trained on 
 """
 
 import csv
-import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from activekd.cli import main
+from store_view import digest, store_labels
 
 pytestmark = pytest.mark.slow
 SMALL = ["--pool-limit", "400", "--test-limit", "200", "--repeat", "5", "--device", "cpu", "--no-progress", "--seed", "5"]
@@ -53,18 +53,6 @@ def write_ls_min(batch: Path, answers: dict[str, str], dest: Path) -> Path:
             for n, t in enumerate(tasks, start=1) if t["data"]["activekd_id"] in answers]
     dest.write_text(json.dumps(rows))
     return dest
-
-
-def digest(labels: dict[str, int]) -> str:
-    return hashlib.sha256("\n".join(f"{i}\t{y}" for i, y in sorted(labels.items())).encode()).hexdigest()[:16]
-
-
-def store_labels(out: Path) -> dict[str, int]:
-    con = sqlite3.connect(out / "session.sqlite")
-    try:
-        return dict(con.execute("SELECT sample_id, label FROM labels"))
-    finally:
-        con.close()
 
 
 def round_metrics(out: Path) -> dict[int, dict]:

@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from activekd._atomic import atomic_path
+from activekd.imaging import IMAGE_EXTENSIONS, square
 from activekd.errors import DataError
 from activekd.progress import bar
 
@@ -27,7 +28,6 @@ from ._base import SPLITS, UNLABELED, Dataset
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
 def _readable(path: str) -> bool:
@@ -39,17 +39,6 @@ def _readable(path: str) -> bool:
         return True
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
         return False
-
-
-def _square(im: Image.Image, size: int) -> np.ndarray:
-    im = im.convert("RGB")
-    w, h = im.size
-    s = size / min(w, h)
-    im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BILINEAR)
-    w, h = im.size
-    left, top = (w - size) // 2, (h - size) // 2
-    im = im.crop((left, top, left + size, top + size))
-    return np.moveaxis(np.asarray(im, dtype=np.uint8), -1, 0)
 
 
 class FileSource:
@@ -101,7 +90,7 @@ class FileSource:
 
     def _decode_into(self, arr: np.ndarray) -> np.ndarray:
         for i in bar(range(len(self.paths)), desc="decoding images", unit="img"):
-            arr[i] = _square(self.pil(i), self._side)
+            arr[i] = square(self.pil(i), self._side)
         return arr
 
     def batch(self, indices: np.ndarray) -> Tensor:

@@ -2,7 +2,7 @@
 
 Each image becomes RGB, its shorter side is resized to the model's input size ``S`` (bilinear)
 and its centre square cropped, exactly as the file-backed training loader stores images
-(``activekd.data._files._square``), so a batch stacks to uint8 ``[B, 3, S, S]``. The model's graph
+(``activekd.imaging.square``), so a batch stacks to uint8 ``[B, 3, S, S]``. The model's graph
 then does the student's own conversion, resizing and normalisation.
 """
 
@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from activekd.errors import ActiveKDError
+from activekd.imaging import square  # noqa: F401 - the one crop, shared with the training loader
 
 ImageLike = str | os.PathLike | Image.Image | np.ndarray
 
@@ -88,21 +89,6 @@ def to_pil(image: ImageLike) -> Image.Image:
     if hasattr(image, "__array__"):
         return array_to_pil(np.asarray(image))
     raise TypeError(f"cannot read an image from {type(image).__name__}; give a path, a PIL image or a uint8 array")
-
-
-def square(im: Image.Image, size: int) -> np.ndarray:
-    """RGB PIL image -> uint8 ``[3, S, S]``: shorter side resized to ``S`` (bilinear), centre crop.
-
-    The same arithmetic as the training loader (``activekd.data._files._square``).
-    """
-    im = im.convert("RGB")
-    w, h = im.size
-    s = size / min(w, h)
-    im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BILINEAR)
-    w, h = im.size
-    left, top = (w - size) // 2, (h - size) // 2
-    im = im.crop((left, top, left + size, top + size))
-    return np.moveaxis(np.asarray(im, dtype=np.uint8), -1, 0)
 
 
 def as_image_list(images) -> list:

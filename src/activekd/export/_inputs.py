@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from activekd.errors import ActiveKDError
+from activekd.imaging import IMAGE_EXTENSIONS
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
 class ImageSpecError(ActiveKDError):
