@@ -126,7 +126,7 @@ def cmd_label(ns: argparse.Namespace) -> int:
 
     if (ns.file is None) == (not ns.undo):
         raise ConfigError("give a label FILE, or --undo to take back the last import")
-    with ActiveSession.resume(Path(ns.out), progress=False) as session:
+    with ActiveSession.resume(Path(ns.out)) as session:
         if ns.undo:
             last, restored = undo_last_import(session)
             print(f"undid import {last['import_id']} ({last['kind']} from {last['origin']}): {restored} label(s) restored")
