@@ -19,8 +19,8 @@ from ._report import build_report
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = ("random", "entropy", "coreset", "badge", "pcoreset")
-KD_MODES = ("dho", "none")
+STRATEGIES = ("random", "entropy", "margin", "coreset", "badge", "typiclust", "pcoreset")  # the grid
+KD_MODES = ("dho",)  # CE-only comes from the baseline: random picks without a teacher, 110 labels and on to 1,000
 SEEDS = (1, 2, 3)
 BASELINE_LABELS = 1000
 BASELINE_ROUNDS = 5
