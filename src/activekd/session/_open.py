@@ -115,15 +115,11 @@ def _open_existing(cls, config: RunConfig, out: Path, device: torch.device):
         teacher = _teacher(config, ds, device)
         store = SessionStore.open(out)
         if stored.to_json() != config.to_json():
-            store.replace_config(_stored_json(store), config.to_json())
+            store.replace_config(store.get_meta("config"), config.to_json())
     except BaseException:
         lock.release()
         raise
     return cls(config, out, ds, teacher, store, device, create_oracle(config.loop.oracle, out, ds, config.labelstudio), lock)
-
-
-def _stored_json(store: SessionStore) -> str:
-    return store.get_meta("config")
 
 
 def _check_same_run(stored: RunConfig, config: RunConfig, out: Path) -> None:
