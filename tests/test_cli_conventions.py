@@ -118,3 +118,21 @@ def test_the_demo_banner_says_what_the_options_say(tmp_path, cache_dir, capsys):
                  "--pool-limit", "300", "--test-limit", "100", "--repeat", "2", "--device", "cpu", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "1 label(s) per class + 1 rounds × 3 labels" in out and "done: 13 labels" in out
+
+
+@pytest.mark.slow
+def test_a_folder_dataset_run_shows_no_numpy_writability_warning(tmp_path, cache_dir, fmnist):
+    """The decoded-image cache is a read-only memory map; PyTorch's warning about it is not for users."""
+    rows = ["path,label,split"]
+    for i in range(40):
+        path = tmp_path / "img" / f"{i}.png"
+        path.parent.mkdir(exist_ok=True)
+        fmnist.images.pil(i).save(path)
+        label = fmnist.class_names[fmnist.labels[i]] if i < 10 or i >= 30 else ""  # 20 pool images unlabeled
+        rows.append(f"{path},{label},{'test' if i >= 30 else 'pool'}")
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    r = run_cli("run", "--out", str(tmp_path / "run"), "--cache-dir", str(cache_dir), "--dataset", f"csv:{tmp_path / 'data.csv'}",
+                "--image-size", "28", "--kd", "none", "--oracle", "human", "--initial", "all", "--rounds", "1", "--budget", "3", "--repeat", "2",
+                "--device", "cpu", timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "not writable" not in r.stderr and "Warning" not in r.stderr
