@@ -144,3 +144,21 @@ def test_initial_all_starts_from_every_label_the_dataset_carries(tmp_path, cache
     assert initial == (12, "initial", "initial")
     text = (out / "results.json").read_text()
     assert "NaN" not in text and json.loads(text)["rounds"][0]["student_acc"] is None
+
+
+def test_selection_reads_fp32_outputs_whatever_the_training_precision(tmp_path, cache_dir, monkeypatch):
+    """bf16 is for training and evaluation; every inference pass that selection reads runs in fp32."""
+    import activekd.session._runner as runner
+
+    seen = []
+    real = runner.predict
+
+    def spy(*args, bf16, desc, **kw):
+        seen.append((desc, bf16))
+        return real(*args, bf16=bf16, desc=desc, **kw)
+
+    monkeypatch.setattr(runner, "predict", spy)
+    assert main(["run", "--out", str(tmp_path / "run"), "--cache-dir", str(cache_dir), *SMALL, "--strategy", "pcoreset", "--bf16",
+                 "--oracle", "human", "--rounds", "1", "--budget", "3"]) == 0
+    assert {d for d, _ in seen} >= {"pool inference", "labeled inference", "suggestions"}
+    assert all(bf16 is False for _, bf16 in seen)

@@ -205,8 +205,10 @@ class ActiveSession:
             log.debug("round %d: %d images to label (%s)", r, len(batch.ids), self.oracle.describe(batch))
 
     def predict(self, student, positions: Tensor, desc: str) -> Outputs:
+        """The student's outputs for selection, suggestions and agreement: always fp32, whatever ``--bf16`` says for
+        training and evaluation (bf16 outputs move 10-20% of PCoreSet's picks on a GPU)."""
         t = self.config.train
-        return predict(student, self.bank, positions, device=self.device, batch_size=t.eval_batch_size, bf16=t.bf16,
+        return predict(student, self.bank, positions, device=self.device, batch_size=t.eval_batch_size, bf16=False,
                        progress=self.config.progress, desc=desc)
 
     def save_checkpoint(self, student, r: int, metrics: dict) -> tuple[str, str]:
