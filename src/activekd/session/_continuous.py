@@ -15,7 +15,6 @@ Each retrain is one more round of the run (its stored ``rounds`` grows by one), 
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +24,9 @@ from torch import Tensor
 
 from activekd.students.io import load_student
 
-from ._answers import Answer, plan_changes
+from ._answers import Answer
 from ._errors import SessionError
-from ._faults import kill_point
-from ._labeling import LabelReport, _known
+from ._labeling import LabelReport, apply_answers
 from ._store import RoundRecord, SessionStore
 from ._store import recover_interrupted_commit as _recover
 
@@ -54,32 +52,17 @@ def open_ids(session) -> frozenset:
 
 def apply_live_answers(session, rows: list[Answer], *, relabel: bool, kind: str, origin: str) -> LabelReport:
     """:func:`._labeling.apply_answers` with :func:`open_ids` as the open batch: one store transaction, or nothing."""
-    store, ds = session.store, session.dataset
-    pending = store.pending_round()
-    current = dict(store.labels())
-    changes, unchanged = plan_changes(rows, class_names=ds.class_names, known=_known(session), current=current,
-                                      open_batch=set(open_ids(session)), relabel=relabel)
-    r = pending.round if pending else None
-    if not changes:
-        return LabelReport(r, 0, 0, unchanged, len([p for p in pending.picks if p not in current]) if pending else 0)
-    kill_point("label-import")
-    missing = store.apply_labels(r, changes, kind=kind, origin=origin)
-    added = sum(c.old is None for c in changes)
-    return LabelReport(r, added, len(changes) - added, unchanged, missing)
+    return apply_answers(session, rows, relabel=relabel, kind=kind, origin=origin, open_ids=open_ids(session))
 
 
 def new_labels(session) -> int:
     """Labels no round has trained on yet (answers to the round awaiting labels, or to a batch just completed)."""
-    row = session.store.conn.execute("SELECT COUNT(*) FROM labels WHERE round >= ?", (session.store.next_round(),)).fetchone()
-    return int(row[0])
+    return session.store.untrained_label_count()
 
 
 def close_round(session, r: int) -> None:
     """Close round ``r`` (awaiting labels) before all its picks are answered: the unanswered picks go back to the pool."""
-    with session.store.transaction() as c:
-        if c.execute("UPDATE rounds SET status = 'done', finished_at = ? WHERE round = ? AND status = 'awaiting-labels'",
-                     (time.time(), r)).rowcount != 1:
-            raise SessionError(f"round {r} is not awaiting labels; nothing closed")
+    session.store.close_round(r)
 
 
 def extend_rounds(session, rounds: int) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 from ._answers import Answer, plan_changes, read_answer_file
 from ._errors import AnswerError, SessionError
@@ -55,12 +55,16 @@ def add_labels(session, answers, *, relabel: bool, origin: str) -> LabelReport:
     return apply_answers(session, rows, relabel=relabel, kind="relabel" if relabel else "label", origin=origin)
 
 
-def apply_answers(session, rows: list[Answer], *, relabel: bool, kind: str, origin: str) -> LabelReport:
+def apply_answers(session, rows: list[Answer], *, relabel: bool, kind: str, origin: str,
+                  open_ids: Collection[str] | None = None) -> LabelReport:
+    """Check ``rows`` and record them as one import (or nothing). New labels may name the picks of the round awaiting
+    labels, or ``open_ids`` when given (``serve`` opens the whole unlabeled pool)."""
     store, ds = session.store, session.dataset
     pending = store.pending_round()
     current = dict(store.labels())
+    batch = set(open_ids) if open_ids is not None else set(pending.picks) if pending else set()
     changes, unchanged = plan_changes(rows, class_names=ds.class_names, known=_known(session), current=current,
-                                      open_batch=set(pending.picks) if pending else set(), relabel=relabel)
+                                      open_batch=batch, relabel=relabel)
     if not changes:
         missing = len([p for p in pending.picks if p not in current]) if pending else 0
         return LabelReport(pending.round if pending else None, 0, 0, unchanged, missing)

@@ -114,3 +114,15 @@ class LabelLedger:
         return [(r[0], r[1]) for r in self.conn.execute(
             "SELECT e.sample_id, l.round FROM label_events e JOIN labels l USING (sample_id) WHERE e.import_id = ? AND e.old_label IS NULL",
             (import_id,))]
+
+    def untrained_label_count(self) -> int:
+        """Labels no round has trained on yet (their round is not recorded)."""
+        row = self.conn.execute("SELECT COUNT(*) FROM labels WHERE round > (SELECT COALESCE(MAX(round), -1) FROM rounds)").fetchone()
+        return int(row[0])
+
+    def close_round(self, r: int) -> None:
+        """Close round ``r`` (awaiting labels) before every pick is answered (compare-and-set); the rest go back to the pool."""
+        with self.transaction() as c:
+            if c.execute("UPDATE rounds SET status = 'done', finished_at = ? WHERE round = ? AND status = 'awaiting-labels'",
+                         (time.time(), r)).rowcount != 1:
+                raise StoreError(f"round {r} is not awaiting labels; nothing closed")
