@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
+from activekd import __version__
 from activekd._cli_options import (
     SECTIONS,
     TOP_FIELDS,
@@ -331,14 +332,8 @@ def _common() -> argparse.ArgumentParser:
     c = argparse.ArgumentParser(add_help=False)
     c.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging, with times")
     c.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only warnings and errors; no progress bars")
-    c.add_argument("--version", action="version", version=f"activekd {_version()}")
+    c.add_argument("--version", action="version", version=f"activekd {__version__}")
     return c
-
-
-def _version() -> str:
-    from activekd import __version__
-
-    return __version__
 
 
 def _run_commands(sub, common) -> None:

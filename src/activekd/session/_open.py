@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from activekd import __version__
 from activekd.config import RunConfig
 from activekd.data import Dataset, create_dataset, limit_split
 from activekd.device import resolve_device
@@ -90,7 +91,7 @@ def open_session(cls, config: RunConfig, out: Path):
         raise StoreError(f"{out} was started by another command meanwhile; run the command again to resume it")
     try:
         store = SessionStore.create(out)
-        store.initialise({"config": config.to_json(), "dataset_fingerprint": ds.fingerprint(), "activekd_version": _version()},
+        store.initialise({"config": config.to_json(), "dataset_fingerprint": ds.fingerprint(), "activekd_version": __version__},
                          [(sid, i, str(ds.splits[i]), ds.paths[i] if ds.paths else None) for i, sid in enumerate(ds.ids)], initial)
     except BaseException:
         lock.release()
@@ -185,9 +186,3 @@ def _config_diff(a: dict, b: dict, prefix: str = "") -> str:
         elif va != vb:
             out.append(f"{prefix}{k}: {va!r} -> {vb!r}")
     return "; ".join(out)
-
-
-def _version() -> str:
-    from activekd import __version__
-
-    return __version__

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from activekd import __version__
 from activekd.config import RunConfig
 from activekd.data import Dataset
 from activekd.select import SelectionInputs, get_strategy, select
@@ -117,7 +118,7 @@ class ActiveSession:
 
     def __post_init__(self) -> None:
         self._log_handler = attach_run_log(self.out)
-        log_opened(self.out, _version(), self.teacher.name if self.teacher else "none", self.device)
+        log_opened(self.out, __version__, self.teacher.name if self.teacher else "none", self.device)
 
     def close(self) -> None:
         detach_run_log(self._log_handler)
@@ -315,9 +316,3 @@ def restore_checkpoint(session: ActiveSession) -> None:
     student, _ = session.train(session.round_data(last.round))
     rel, digest = session.save_checkpoint(student, last.round, last.metrics)
     session.store.set_checkpoint(last.round, rel, digest)
-
-
-def _version() -> str:
-    from activekd import __version__
-
-    return __version__
