@@ -278,7 +278,8 @@ NEW_RUN_CASES = [
     ("rounds-negative", ["--rounds", "-1"], ["rounds", ">= 0"]),
     ("shots-negative", ["--shots", "-1"], ["shots", ">= 0"]),
     ("shots-more-than-a-class-has", ["--shots", "10000"], ["'cat'", "20", "shots=10000", "lower --shots"]),
-    ("shots-0", ["--shots", "0"], ["initial labeled set is empty"]),
+    ("shots-0-without-teacher", ["--shots", "0", "--kd", "none"], ["--shots 0", "teacher", "--kd none"]),
+    ("shots-0-with-rounds-0", ["--shots", "0", "--rounds", "0"], ["--shots 0", "--rounds 1 or more"]),
     ("seed-negative", ["--seed", "-1"], ["seed", ">= 0"]),
     ("pool-limit-0", ["--pool-limit", "0"], ["pool_limit", ">= 1"]),
     ("test-limit-0", ["--test-limit", "0"], ["test_limit", ">= 1"]),
@@ -396,6 +397,7 @@ def test_hf_teacher_folder_missing(world, tmp_path, capsys):
     ("bad-teacher-file", ["--teacher", f"file:{T}/nan.npz"], []),
     ("budget-over-pool", ["--rounds", "20"], []),
     ("unknown-strategy", ["--strategy", "entropi"], ["--strategy", "entropy"]),
+    ("shots-0-without-teacher", ["--shots", "0", "--kd", "none"], ["--shots", "0"]),
     ("unlabeled-csv-simulated", ["--dataset", f"csv:{D}/unlabeled.csv", "--kd", "none"],
      ["--dataset", f"csv:{D}/unlabeled.csv", "--kd", "none", "--oracle", "human"]),
 ])

@@ -3,8 +3,8 @@
 ``select(name, inputs, budget, generator=..., device=...)`` runs a registered strategy and
 returns ``budget`` distinct pool ids; ``list_strategies()`` names them all. Strategies never run
 a model, print, do I/O or touch the global RNG. The pure building blocks are public too:
-``greedy_k_center`` (coreset, pcoreset), ``badge_kmeanspp``, ``typiclust_select``, the score
-functions and ``class_balanced_quota``.
+``greedy_k_center`` (coreset, pcoreset), ``teacher_coverage`` (the first batch of a run with no
+labels), ``badge_kmeanspp``, ``typiclust_select``, the score functions and ``class_balanced_quota``.
 """
 
 import sys
@@ -23,6 +23,7 @@ from ._base import (
 from ._class_balanced import class_balanced_quota
 from ._disagreement import teacher_student_kl
 from ._kcenter import greedy_k_center
+from ._teacher_coverage import teacher_coverage
 from ._typiclust import kmeans, typicality, typiclust_select
 from ._uncertainty import entropy_scores, least_confidence_scores, margin_scores
 
@@ -40,6 +41,7 @@ __all__ = [
     "margin_scores",
     "register_strategy",
     "select",
+    "teacher_coverage",
     "teacher_student_kl",
     "typicality",
     "typiclust_select",

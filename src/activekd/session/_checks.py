@@ -20,6 +20,7 @@ from activekd.students import create_student
 from activekd.teachers._fewshot import FEW_SHOT_HEADS
 
 from ._errors import SessionError
+from ._zero_start import starts_without_labels
 
 FIXED_TEACHERS = ("standin", "file")
 
@@ -38,6 +39,17 @@ def check_config(config: RunConfig) -> None:
     if config.teacher.few_shot != "none" and parse_spec(config.teacher.spec)[0] in FIXED_TEACHERS:
         raise SessionError(f"--few-shot {config.teacher.few_shot} needs a vision-language teacher (openclip:..., hf:...); "
                            f"{config.teacher.spec!r} gives fixed logits")
+    if starts_without_labels(loop):
+        _check_zero_start(config)
+
+
+def _check_zero_start(config: RunConfig) -> None:
+    """``--shots 0``: round 0 picks from the teacher alone, so there must be a teacher and a round after it to train."""
+    if not config.train.uses_teacher:
+        raise SessionError("--shots 0 picks the first batch from the teacher's probabilities, but --kd none runs without a teacher; "
+                           "use --kd dho (or --shots 1 or more)")
+    if config.loop.rounds == 0:
+        raise SessionError("--shots 0 with --rounds 0 would label nothing and train nothing; use --rounds 1 or more")
 
 
 def check_folder(out: Path) -> None:
@@ -101,7 +113,9 @@ def check_dataset(config: RunConfig, ds: Dataset) -> None:
 
 
 def initial_labels(config: RunConfig, ds: Dataset) -> list[tuple[str, int]]:
-    """The initial labeled set: ``--shots`` per class (seeded) or every label the pool carries (``--initial all``)."""
+    """The initial labeled set: ``--shots`` per class (seeded) or every label the pool carries (``--initial all``).
+
+    Empty only for ``--shots 0`` (``check_config`` has made sure the run has a teacher to pick round 0 with)."""
     loop = config.loop
     if loop.initial == "all":
         pos = ds.labeled_indices("pool")
@@ -111,8 +125,9 @@ def initial_labels(config: RunConfig, ds: Dataset) -> list[tuple[str, int]]:
             ids = k_shot_ids(ds, loop.shots, loop.seed)
         except ValueError as e:
             raise SessionError(f"{e}; lower --shots or label more images") from None
-    if not ids:
-        raise SessionError("the initial labeled set is empty: use --shots 1 or more, or a dataset with some labels")
+    if not ids and not starts_without_labels(loop):
+        raise SessionError("the initial labeled set is empty (--initial all, and the pool carries no label): leave out "
+                           "--initial all and use --shots 0 (the first batch is then picked from the teacher alone)")
     y = ds.labels[ds.index_of(ids)]
     return [(i, int(v)) for i, v in zip(ids, y)]
 

@@ -47,6 +47,7 @@ from ._runlog import attach_run_log, detach_run_log, log_opened, log_round
 from ._signals import agreement_signals
 from ._store import SessionStore
 from ._teacher_logits import TeacherLogits
+from ._zero_start import run_zero_label_round
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +158,13 @@ class ActiveSession:
         return self.write_results()
 
     def run_round(self, r: int) -> dict:
-        """Train, evaluate, checkpoint and (before the last round) pick; one store transaction records it."""
+        """Train, evaluate, checkpoint and (before the last round) pick; one store transaction records it.
+
+        A round with no label (round 0 of ``--shots 0``) trains nothing: see ``_zero_start``."""
         loop, clock = self.config.loop, PhaseClock()
         data = clock.lap("teacher", self.round_data(r))
+        if not data.labeled:
+            return run_zero_label_round(self, data, clock)
         student, losses = clock.lap("train", self.train(data))
         kill_point("train")
         metrics = dict(round=r, num_labeled=len(data.labeled), **evaluate_round(self, student, data),

@@ -1,0 +1,83 @@
+"""A run that starts with no labels (``--shots 0``): round 0 trains nothing and picks from the teacher alone.
+
+With an empty labeled set there is nothing to train a student on, so round 0 only
+
+* reports what can be measured without one: ``num_labeled`` 0, the teacher's test accuracy, and
+  ``student_acc``/``ce_acc``/``kd_acc``/``train_loss`` as ``null`` (``student_trained`` false);
+* picks ``budget`` pool images by :func:`activekd.select.teacher_coverage` (greedy k-center over the
+  teacher's probabilities, first centre the point farthest from the pool's mean probability; no
+  randomness, so a round 0 redone after a kill picks the same images);
+* records the round like any other (no checkpoint), so a person's answers, ``status``, ``report``
+  and ``resume`` read it as usual. Round 1 trains the first student on those ``budget`` labels,
+  and from then on the run's ``--strategy`` picks.
+
+Only a run with a teacher may start so (refused at the start otherwise, see ``_checks``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from activekd.config import LoopConfig
+from activekd.select import teacher_coverage
+from activekd.train import accuracy
+
+from ._batch import Batch, suggestions
+from ._errors import SessionError
+from ._faults import kill_point
+from ._runlog import log_round
+
+SELECTION = "teacher-coverage"
+
+
+def starts_without_labels(loop: LoopConfig) -> bool:
+    """``--shots 0`` (with ``--initial shots``): the run begins with an empty labeled set."""
+    return loop.initial == "shots" and loop.shots == 0
+
+
+def run_zero_label_round(session, data, clock) -> dict:
+    """Round ``data.round`` with no label: report, pick from the teacher, record; returns its metrics.
+
+    ``session``: the :class:`ActiveSession`; ``data``: its ``RoundData`` (``labeled`` empty);
+    ``clock``: the round's ``PhaseClock``.
+    """
+    r, loop = data.round, session.config.loop
+    if data.teacher is None:
+        raise SessionError(f"round {r} has no labels and the run has no teacher: nothing can train or pick")
+    metrics = zero_round_metrics(session, data)
+    clock.lap("evaluate")
+    batch = clock.lap("select", teacher_batch(session, data) if r < loop.rounds else Batch(r, (), {}))
+    metrics.update(num_picked=len(batch.ids), seconds=clock.seconds)
+    session._record(r, metrics, batch, (None, None))
+    log_round(metrics)
+    return metrics
+
+
+def zero_round_metrics(session, data) -> dict:
+    """The figures of a round without a student: the teacher's test accuracy, every student figure ``None``."""
+    ds, cfg = session.dataset, session.config
+    test = ds.labeled_indices("test")
+    teacher_acc = None
+    if len(test):
+        pos = torch.from_numpy(test)
+        teacher_acc = accuracy(data.teacher[pos], torch.from_numpy(ds.labels[test]))
+    return dict(round=data.round, num_labeled=len(data.labeled), alpha=cfg.train.default_alpha(cfg.loop.alpha), beta=cfg.loop.beta,
+                student_acc=None, ce_acc=None, kd_acc=None, teacher_acc=teacher_acc, train_loss=None,
+                labels_sha256=data.labels_digest(), pool_agreement=None, teacher_agreement=None, student_trained=False,
+                selection=SELECTION)
+
+
+def teacher_batch(session, data) -> Batch:
+    """``budget`` picks by teacher coverage of the unlabeled pool; a person sees the teacher's guess only."""
+    ds, budget = session.dataset, session.config.loop.budget
+    pool = data.unlabeled_pos
+    if budget > len(pool):
+        raise SessionError(f"budget {budget} is larger than the remaining pool ({len(pool)} images)")
+    logits = data.teacher[pool]
+    picks = teacher_coverage(logits.to(session.device), budget).cpu()
+    ids = [ds.ids[i] for i in pool[picks].tolist()]
+    kill_point("select")
+    if session.oracle.source == "oracle":
+        return Batch(data.round, tuple(ids), {})
+    guesses = suggestions(ids, torch.softmax(logits[picks].double(), 1), logits[picks], ds.class_names)
+    return Batch(data.round, tuple(ids), {i: {"student": None, "teacher": g["teacher"]} for i, g in guesses.items()})
