@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from activekd.errors import ConfigError
+from activekd.students import TUNES
 from activekd.teachers import TeacherConfig
 from activekd.train import TrainConfig
 
@@ -44,13 +45,19 @@ class DataConfig:
 class StudentConfig:
     """Which student to train."""
 
-    name: str = field(default="small-cnn", metadata={"help": "small-cnn | resnet18 | mobilenet_v2 | timm:NAME"})
-    pretrained: bool = field(default=True, metadata={"help": "start from ImageNet weights when they can be had"})
+    name: str = field(default="small-cnn", metadata={"help": "small-cnn | resnet18 | mobilenet_v2 | timm:NAME | "
+                                                             "openclip:ARCH[:PRETRAINED] | hf:MODEL_ID_OR_DIR (a VLM's image tower)"})
+    pretrained: bool = field(default=True, metadata={"help": "start from pretrained weights: ImageNet when they can be had; "
+                                                             "a VLM tower's named weights, an error when they cannot be had"})
     input_size: int | None = field(default=None, metadata={"help": "override the student's input side"})
+    tune: str = field(default="full", metadata={"help": "full (train the whole student) | linear (linear probe: the backbone "
+                                                        "frozen, only the CE and KD heads train)"})
 
     def __post_init__(self) -> None:
         if self.input_size is not None and self.input_size < 8:
             raise ConfigError(f"student input_size must be >= 8, got {self.input_size}")
+        if self.tune not in TUNES:
+            raise ConfigError(f"unknown student tune {self.tune!r}; valid: {', '.join(TUNES)}")
 
 
 @dataclass(frozen=True)
@@ -152,7 +159,8 @@ class RunConfig:
 SECTIONS: list[tuple[str, type, dict[str, str]]] = [
     ("data", DataConfig, {}),
     ("teacher", TeacherConfig, {"spec": "teacher", "batch_size": "teacher-batch-size"}),
-    ("student", StudentConfig, {"name": "student", "pretrained": "student-pretrained", "input_size": "student-input-size"}),
+    ("student", StudentConfig, {"name": "student", "pretrained": "student-pretrained", "input_size": "student-input-size",
+                                "tune": "student-tune"}),
     ("train", TrainConfig, {}),
     ("loop", LoopConfig, {}),
     ("labelstudio", LabelStudioConfig, {"url": "ls-url", "project": "ls-project", "document_root": "ls-document-root"}),

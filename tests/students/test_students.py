@@ -7,13 +7,13 @@ from activekd.registry import UnknownNameError
 from activekd.students import create_student, list_students
 from activekd.students.io import load_student, student_metadata
 
-NAMES = [n if n != "timm" else "timm:resnet18" for n in list_students()]
+NAMES = list_students()
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_every_student_forward_backward(name):
+def test_every_student_forward_backward(name, spec_of):
     torch.manual_seed(0)
-    s = create_student(name, 7, pretrained=False, input_size=32 if name != "small-cnn" else None)
+    s = create_student(spec_of(name), 7, pretrained=False, input_size=32 if name != "small-cnn" else None)
     x = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)  # grayscale input even for RGB students
     ce, kd, h = s(x)
     assert ce.shape == kd.shape == (3, 7)
@@ -76,3 +76,13 @@ def test_a_timm_model_with_a_conv_head_pools_wider_than_num_features():
     student = create_student("timm:mobilenetv3_small_050", 3, pretrained=False, input_size=32)
     ce, kd, h = student.eval()(torch.zeros(2, 3, 32, 32, dtype=torch.uint8))
     assert ce.shape == kd.shape == (2, 3) and h.shape == (2, student.feature_dim) and student.feature_dim == 1024
+
+
+def test_student_config_tune_is_an_option_and_is_checked():
+    from activekd.config import StudentConfig, from_options
+    from activekd.errors import ConfigError
+
+    assert StudentConfig().tune == "full"
+    assert from_options(student="openclip:RN50", student_tune="linear").student.tune == "linear"
+    with pytest.raises(ConfigError, match="unknown student tune 'probe'; valid: full, linear"):
+        StudentConfig(tune="probe")

@@ -1,6 +1,7 @@
-"""Dual-head students (DHO): a registry and a factory over torchvision / timm backbones."""
+"""Dual-head students (DHO): a registry and a factory over torchvision / timm backbones and VLM image towers."""
 
-from ._dual_head import DualHeadStudent
+from . import _vlm  # noqa: F401  (registration of openclip: and hf: students)
+from ._dual_head import TUNES, DualHeadStudent
 from ._registry import (
     STUDENTS,
     SmallCNN,
@@ -9,4 +10,4 @@ from ._registry import (
     register_student,
 )
 
-__all__ = ["DualHeadStudent", "STUDENTS", "SmallCNN", "create_student", "list_students", "register_student"]
+__all__ = ["TUNES", "DualHeadStudent", "STUDENTS", "SmallCNN", "create_student", "list_students", "register_student"]

@@ -4,6 +4,10 @@ One backbone, two linear heads on its pooled features: a CE head trained on huma
 head trained to match the teacher. The student owns its input pipeline: it takes uint8 images
 ``[B, C, H, W]`` at any size and channel count, scales to ``[0, 1]``, adapts channels, resizes to
 its input size and normalises.
+
+Two ways to tune it (``TUNES``): ``full`` trains everything; ``linear`` is a linear probe, the
+backbone frozen (no gradients, always in eval mode, so its batch-norm statistics and dropout stay
+fixed) and only the two heads trained.
 """
 
 from __future__ import annotations
@@ -13,6 +17,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from activekd.errors import StudentError
+
+TUNES = ("full", "linear")
+
+
+def check_tune(tune: str) -> str:
+    """``tune`` if it is one of ``TUNES``, else a :class:`StudentError` listing them."""
+    if tune not in TUNES:
+        raise StudentError(f"unknown tune {tune!r}; valid: {', '.join(TUNES)}")
+    return tune
 
 
 def _recording() -> bool:
@@ -52,6 +65,20 @@ class DualHeadStudent(nn.Module):
         self.in_chans = in_chans
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
+        self.tune = "full"
+
+    def set_tune(self, tune: str) -> DualHeadStudent:
+        """``full``: every parameter trains; ``linear``: the backbone is frozen (``requires_grad`` off, kept in
+        eval mode by :meth:`train`) and only ``ce_head`` and ``kd_head`` train. Returns ``self``."""
+        self.tune = check_tune(tune)
+        self.backbone.requires_grad_(tune == "full")
+        return self.train(self.training)
+
+    def train(self, mode: bool = True) -> DualHeadStudent:
+        super().train(mode)
+        if self.tune == "linear":
+            self.backbone.eval()
+        return self
 
     def prepare(self, images: Tensor) -> Tensor:
         """uint8 (or float in [0, 1]) ``[B, c, H, W]`` -> normalised float ``[B, in_chans, S, S]``."""

@@ -1,7 +1,8 @@
 """``create_student(name, num_classes)``: the registry and factory of dual-head students.
 
 Names: ``small-cnn`` (28×28 inputs), ``resnet18``, ``mobilenet_v2`` (torchvision; ImageNet weights
-when they can be had, else random init with a warning), ``timm:NAME`` (any timm model).
+when they can be had, else random init with a warning), ``timm:NAME`` (any timm model), and the image
+towers of vision-language models, ``openclip:ARCH[:PRETRAINED]`` and ``hf:MODEL_ID_OR_DIR`` (``_vlm``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from torch import nn
 from activekd.errors import StudentError
 from activekd.registry import Registry, parse_spec
 
-from ._dual_head import DualHeadStudent
+from ._dual_head import DualHeadStudent, check_tune
 
 log = logging.getLogger(__name__)
 
@@ -24,21 +25,26 @@ STUDENTS: Registry[StudentFactory] = Registry("student")
 register_student = STUDENTS.register
 
 
-def create_student(name: str, num_classes: int, *, pretrained: bool = True, input_size: int | None = None) -> DualHeadStudent:
+def create_student(name: str, num_classes: int, *, pretrained: bool = True, input_size: int | None = None,
+                   tune: str = "full") -> DualHeadStudent:
     """Build a fresh dual-head student.
 
     Args:
-        name: a registered name or ``timm:MODEL``.
+        name: a registered name, ``timm:MODEL``, ``openclip:ARCH[:PRETRAINED]`` or ``hf:MODEL_ID_OR_DIR``.
         num_classes: ``C``.
-        pretrained: load ImageNet weights when available (falls back to random init with a warning).
+        pretrained: load pretrained weights when available (torchvision / timm fall back to random init
+            with a warning; a VLM image tower whose named weights cannot be had is an error).
         input_size: override the backbone's input side.
+        tune: ``full`` (train everything) or ``linear`` (linear probe: backbone frozen, only the heads train).
     """
     if num_classes < 2:
         raise StudentError(f"num_classes must be >= 2, got {num_classes}")
+    check_tune(tune)  # before building what may be a large model
     kind, arg = parse_spec(name)
     if kind == "timm" and not arg:
         raise StudentError("timm students need a model name: timm:NAME (e.g. timm:resnet18)")
-    return STUDENTS.get(kind)(arg, num_classes, pretrained=pretrained, input_size=input_size)
+    student = STUDENTS.get(kind)(arg, num_classes, pretrained=pretrained, input_size=input_size)
+    return student.set_tune(tune)
 
 
 def list_students() -> list[str]:

@@ -49,6 +49,20 @@ def _offline_advice(source: str, e: Exception) -> TeacherWeightsError:
     )
 
 
+def load_hf_model(source: str, *, weights: bool = True):
+    """The transformers ``AutoModel`` of a hub id or folder, on CPU (the teachers' and the students' one way to load one).
+
+    ``weights=False``: a random initialisation of its config (global RNG). Raises :class:`TeacherWeightsError`
+    naming the model and how to give a local folder when the weights (or the config) cannot be had.
+    """
+    from transformers import AutoConfig, AutoModel
+
+    try:
+        return AutoModel.from_pretrained(source) if weights else AutoModel.from_config(AutoConfig.from_pretrained(source))
+    except Exception as e:  # noqa: BLE001 - every way of not getting weights ends in the same advice
+        raise _offline_advice(source, e) from e
+
+
 def describe_processor(cfg: dict) -> dict:
     """An image-processor config -> our preprocessing description (resize, crop, interpolation, mean, std)."""
     size = cfg.get("size") or {}
@@ -100,7 +114,7 @@ class HFModel:
         try:
             import transformers  # noqa: F401
         except ImportError:
-            raise ImportError("hf teachers need transformers: pip install 'activekd[vlm]'") from None
+            raise ImportError("hf teachers and students need transformers: pip install 'activekd[vlm]'") from None
         self.source = arg
         self.name = f"hf:{arg}"
         self.device = torch.device(device)
@@ -129,10 +143,10 @@ class HFModel:
     def _load(self):
         if self._model is not None:
             return self._model
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
+        model = load_hf_model(self.source)
         try:
-            model = AutoModel.from_pretrained(self.source)
             self._tokenizer = AutoTokenizer.from_pretrained(self.source)
         except Exception as e:  # noqa: BLE001
             raise _offline_advice(self.source, e) from e

@@ -45,7 +45,7 @@ def _open_clip():
     try:
         import open_clip
     except ImportError:
-        raise ImportError("openclip teachers need open_clip: pip install 'activekd[vlm]'") from None
+        raise ImportError("openclip teachers and students need open_clip: pip install 'activekd[vlm]'") from None
     return open_clip
 
 
@@ -108,27 +108,51 @@ class OpenClipModel:
     def _load(self):
         if self._model is not None:
             return self._model
-        oc = _open_clip()
         if self.pretrained is None and not self.arch.startswith(SCHEMAS):
             log.warning("openclip:%s has no pretrained weights: RANDOMLY INITIALISED model (seed %d); its zero-shot "
                         "predictions are meaningless. Give a tag or a file: openclip:%s:TAG_OR_PATH", self.arch, self.seed, self.arch)
-        if self.pretrained is not None and not os.path.isfile(self.pretrained):
-            use_hub_cache_only_when_offline()
+        model = self.create(seed=self.seed)
         try:
-            with torch.random.fork_rng(devices=[]), _silenced(logging.getLogger()):  # open_clip logs the failure reported below
-                torch.manual_seed(self.seed)
-                model = oc.create_model(self.arch, pretrained=self.pretrained, device=self.device, force_quick_gelu=self._quick_gelu)
-            self._tokenizer = oc.get_tokenizer(self.arch)
+            self._tokenizer = _open_clip().get_tokenizer(self.arch)
+        except Exception as e:  # noqa: BLE001 - a hub / folder tokenizer that cannot be had
+            raise self._weights_error(e) from e
+        self._model = model.eval()
+        return self._model
+
+    def create(self, *, weights: bool = True, image_size: int | None = None, seed: int | None = None) -> torch.nn.Module:
+        """A new open_clip model on ``device`` (the teachers' and the students' one way to build one).
+
+        Args:
+            weights: load the spec's pretrained weights (a tag, a file, a hub / folder schema); ``False``,
+                or a spec without weights: a random initialisation of the architecture.
+            image_size: build the image tower for this side (open_clip resizes a ViT's position embedding).
+            seed: seed of a random initialisation (the global RNG is left as it was); ``None``: use the global RNG.
+
+        Raises:
+            TeacherWeightsError: the weights (or a schema's config) cannot be had; the message names the
+                model and how to give a local weights file.
+        """
+        oc = _open_clip()
+        pretrained = self.pretrained if weights else None
+        if pretrained is not None and not os.path.isfile(pretrained):
+            use_hub_cache_only_when_offline()
+        kw = {"force_image_size": image_size} if image_size else {}
+        try:
+            with _seeded(seed), _silenced(logging.getLogger()):  # open_clip logs the failure reported below
+                return oc.create_model(self.arch, pretrained=pretrained, load_weights=weights, device=self.device,
+                                       force_quick_gelu=self._quick_gelu, **kw)
         except Exception as e:  # noqa: BLE001 - every way of not getting weights ends in the same advice
-            where = f"pretrained={self.pretrained!r}" if self.pretrained else "its hub / folder"
-            raise TeacherWeightsError(
-                f"could not load open_clip model {self.arch} ({where}): {e}. If this machine is offline, download the "
-                f"weights where you are online (open_clip caches them under ~/.cache/huggingface or ~/.cache/clip) and "
-                f"copy them here, or give a local weights file: openclip:{self.arch}:/path/to/open_clip_model.safetensors"
-            ) from e
-        model.eval()
-        self._model = model
-        return model
+            if pretrained is None and not self.arch.startswith(SCHEMAS):
+                raise  # a random init of a shipped config: nothing to download, so a bug or a bad size
+            raise self._weights_error(e) from e
+
+    def _weights_error(self, e: Exception) -> TeacherWeightsError:
+        where = f"pretrained={self.pretrained!r}" if self.pretrained else "its hub / folder"
+        return TeacherWeightsError(
+            f"could not load open_clip model {self.arch} ({where}): {e}. If this machine is offline, download the "
+            f"weights where you are online (open_clip caches them under ~/.cache/huggingface or ~/.cache/clip) and "
+            f"copy them here, or give a local weights file: openclip:{self.arch}:/path/to/open_clip_model.safetensors"
+        )
 
     def transform(self) -> Callable[[Image.Image], Tensor]:
         from open_clip.transform import PreprocessCfg, image_transform_v2
@@ -147,6 +171,17 @@ class OpenClipModel:
 @BACKBONES.register("openclip")
 def _openclip(arg: str | None, *, device: torch.device, seed: int = 0) -> OpenClipModel:
     return OpenClipModel(arg, device=device, seed=seed)
+
+
+@contextlib.contextmanager
+def _seeded(seed: int | None):
+    """The global RNG seeded with ``seed`` for the duration, then restored; ``None``: untouched."""
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 @contextlib.contextmanager
