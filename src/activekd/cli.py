@@ -75,10 +75,22 @@ def _finish(session, res: dict, out: Path) -> None:
         print(f"results: {out / 'results.json'}  student: {out / 'student.safetensors'}  session: {out / 'session.sqlite'}")
 
 
-def _run(session, out: Path) -> int:
-    with session:
-        res = session.run(on_round=print_round)
-        _finish(session, res, out)
+def _run(ns: argparse.Namespace, device: str, open_run) -> int:
+    """Run ``open_run(compute)``'s session here, or as ``--nproc`` processes (torchrun); a rank > 0 serves rank 0."""
+    from activekd.parallel import torchrun, without_option
+    from activekd.session import launch, serve_rank
+
+    if getattr(ns, "nproc", 1) < 1:
+        raise ConfigError(f"--nproc must be >= 1, got {ns.nproc}")
+    if getattr(ns, "nproc", 1) > 1:
+        return torchrun(ns.nproc, without_option(ns.argv, "--nproc"))
+    out = Path(ns.out)
+    with launch(device) as compute:
+        if not compute.group.is_main:
+            return serve_rank(compute)
+        with open_run(compute) as session:
+            res = session.run(on_round=print_round)
+            _finish(session, res, out)
     return 0
 
 
@@ -91,7 +103,7 @@ def cmd_run(ns: argparse.Namespace, defaults: dict[str, Any] | None = None) -> i
         return 0
     if ns.out is None:
         raise ConfigError("--out is required: the run folder (created; re-running the same command resumes)")
-    return _run(ActiveSession.open(config, Path(ns.out)), Path(ns.out))
+    return _run(ns, config.device, lambda compute: ActiveSession.open(config, Path(ns.out), compute=compute))
 
 
 def cmd_demo(ns: argparse.Namespace) -> int:
@@ -119,7 +131,8 @@ def _resume_changes(ns: argparse.Namespace) -> dict[str, Any]:
 def cmd_resume(ns: argparse.Namespace) -> int:
     from activekd.session import ActiveSession
 
-    return _run(ActiveSession.resume(Path(ns.out), **_resume_changes(ns)), Path(ns.out))
+    changes = _resume_changes(ns)
+    return _run(ns, changes.get("device", "auto"), lambda compute: ActiveSession.resume(Path(ns.out), compute=compute, **changes))
 
 
 def cmd_label(ns: argparse.Namespace) -> int:
@@ -310,6 +323,7 @@ def _add_resume_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, default=None, help="raise the number of rounds (extends a finished run)")
     p.add_argument("--budget", type=int, default=None, help="images per round from now on")
     p.add_argument("--device", dest=dest("run", "device"), default=None, metavar="DEVICE", help="override the stored device")
+    _add_nproc(p)
     p.add_argument("--cache-dir", dest=dest("run", "cache_dir"), default=None, metavar="DIR", help="override the stored cache folder")
     p.add_argument("--progress", dest=dest("run", "progress"), action=argparse.BooleanOptionalAction, default=None,
                    help="show progress bars (on a terminal)")
@@ -336,9 +350,16 @@ def _common() -> argparse.ArgumentParser:
     return c
 
 
+def _add_nproc(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="processes (one per GPU, or CPU processes with gloo): N > 1 runs this command under "
+                        "`torchrun --standalone --nproc-per-node N` (DistributedDataParallel)")
+
+
 def _run_commands(sub, common) -> None:
     r = sub.add_parser("run", parents=[common], help="run or resume an active-learning session")
     r.add_argument("--out", default=None, help="run folder (created; re-running the same command resumes)")
+    _add_nproc(r)
     add_config_args(r)
     r.set_defaults(func=cmd_run)
     d = sub.add_parser("demo", parents=[common], help="the offline Fashion-MNIST demo (stand-in teacher)")
@@ -416,6 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(OVERVIEW)
         return 0
     _setup_output(ns)
+    ns.argv = argv
     return _call(ns)
 
 

@@ -107,3 +107,21 @@ def test_limit_split_moves_the_rest_to_unused(fmnist):
     assert len(small.split_indices("pool")) == 1000 and len(small.split_indices("unused")) == 49_000
     assert small.fingerprint() != fmnist.fingerprint()
     assert limit_split(fmnist, "pool", None) is fmnist
+
+
+def test_a_large_folder_is_decoded_in_worker_processes_to_the_same_pixels(tmp_path, monkeypatch):
+    from activekd.data import _files
+    from activekd.imaging import square
+
+    rng = np.random.default_rng(0)
+    for i in range(70):
+        im = Image.fromarray(rng.integers(0, 256, (int(rng.integers(9, 40)), int(rng.integers(9, 40)), 3), dtype=np.uint8))
+        path = tmp_path / f"c{i % 3}" / f"{i:03d}.{'png' if i % 2 else 'jpg'}"
+        path.parent.mkdir(exist_ok=True)
+        im.save(path)
+    monkeypatch.setattr(_files, "DECODE_IN_WORKERS", 10)
+    monkeypatch.setattr(_files.os, "cpu_count", lambda: 2)
+    ds = create_dataset(f"imagefolder:{tmp_path}", image_size=16)
+    assert len(ds) == 70
+    want = np.stack([square(Image.open(p), 16) for p in ds.paths])
+    assert np.array_equal(ds.images.materialize(), want)

@@ -41,6 +41,25 @@ def _readable(path: str) -> bool:
         return False
 
 
+DECODE_IN_WORKERS = 512
+"""Files from which the cache is decoded in worker processes (fewer: in this process, where starting workers costs more)."""
+
+
+class _Squares(torch.utils.data.Dataset):
+    """File ``i`` as the ``[3, S, S]`` uint8 square the whole package uses (:func:`activekd.imaging.square`: the same
+    pixels as the deployed predictor)."""
+
+    def __init__(self, paths: list[str], side: int) -> None:
+        self.paths, self.side = paths, side
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        with Image.open(self.paths[i]) as im:
+            return square(im, self.side)
+
+
 class FileSource:
     """RGB images from files; ``batch`` reads a uint8 ``[N, 3, S, S]`` cache built on first use."""
 
@@ -89,8 +108,17 @@ class FileSource:
         return self._array
 
     def _decode_into(self, arr: np.ndarray) -> np.ndarray:
-        for i in bar(range(len(self.paths)), desc="decoding images", unit="img"):
-            arr[i] = square(self.pil(i), self._side)
+        """Decode and square every file, in DataLoader worker processes when there are many (one per core, at most 8)."""
+        n = len(self.paths)
+        workers = min(8, os.cpu_count() or 1) if n >= DECODE_IN_WORKERS else 0
+        loader = torch.utils.data.DataLoader(_Squares(self.paths, self._side), batch_size=64, num_workers=workers,
+                                             collate_fn=np.stack)
+        at = 0
+        with bar(total=n, desc="decoding images", unit="img") as progress:
+            for chunk in loader:
+                arr[at : at + len(chunk)] = chunk
+                at += len(chunk)
+                progress.update(len(chunk))
         return arr
 
     def batch(self, indices: np.ndarray) -> Tensor:

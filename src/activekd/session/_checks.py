@@ -73,7 +73,7 @@ def _check_writable_folder(path: Path, flag: str) -> None:
 def _check_student(config: RunConfig) -> None:
     """The student exists and, when ``--student-input-size`` is given, takes images of that size."""
     st = config.student
-    student = create_student(st.name, 2, pretrained=False, input_size=st.input_size)
+    student = create_student(st.name, 2, pretrained=False, input_size=st.input_size, tune=st.tune)
     if st.input_size is None:
         return
     import torch

@@ -69,12 +69,12 @@ def stored_config(out: Path, changes: dict) -> RunConfig:
                                **{k: v for k, v in changes.items() if v is not None})
 
 
-def open_session(cls, config: RunConfig, out: Path):
+def open_session(cls, config: RunConfig, out: Path, compute):
     check_config(config)
     check_folder(out)
-    device = resolve_device(config.device)
+    device = compute.device(config.device)
     if SessionStore.exists_in(out):
-        return _open_existing(cls, config, out, device)
+        return _open_existing(cls, config, out, device, compute)
     check_oracle(config)
     ds = load_dataset(config)
     check_dataset(config, ds)
@@ -97,10 +97,10 @@ def open_session(cls, config: RunConfig, out: Path):
         lock.release()
         _remove_start(out, created)
         raise
-    return cls(config, out, ds, teacher, store, device, create_oracle(config.loop.oracle, out, ds, config.labelstudio), lock)
+    return cls(config, out, ds, teacher, store, device, create_oracle(config.loop.oracle, out, ds, config.labelstudio), lock, compute)
 
 
-def _open_existing(cls, config: RunConfig, out: Path, device: torch.device):
+def _open_existing(cls, config: RunConfig, out: Path, device: torch.device, compute):
     lock = RunLock(out).acquire()
     try:
         stored = read_stored_config(out)  # checks the store (and rolls back a killed command's half-written change)
@@ -120,7 +120,7 @@ def _open_existing(cls, config: RunConfig, out: Path, device: torch.device):
     except BaseException:
         lock.release()
         raise
-    return cls(config, out, ds, teacher, store, device, create_oracle(config.loop.oracle, out, ds, config.labelstudio), lock)
+    return cls(config, out, ds, teacher, store, device, create_oracle(config.loop.oracle, out, ds, config.labelstudio), lock, compute)
 
 
 def _check_same_run(stored: RunConfig, config: RunConfig, out: Path) -> None:

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +24,7 @@ from activekd import __version__
 from activekd.config import RunConfig
 from activekd.data import Dataset
 from activekd.select import SelectionInputs, get_strategy, select
-from activekd.students import DualHeadStudent, create_student
+from activekd.students import DualHeadStudent
 from activekd.students.io import load_student, save_student, student_metadata
 from activekd.train import (
     ImageBank,
@@ -32,11 +32,10 @@ from activekd.train import (
     Outputs,
     TrainBatchSource,
     evaluate_student,
-    predict,
-    train_student,
 )
 
 from ._batch import Batch, suggestions
+from ._compute import Compute, StudentSpec, TrainJob
 from ._errors import SessionError
 from ._faults import kill_point
 from ._lock import RunLock
@@ -107,17 +106,20 @@ class ActiveSession:
     device: torch.device
     oracle: Oracle
     lock: RunLock
+    compute: Compute = field(default_factory=Compute)
 
     @classmethod
-    def open(cls, config: RunConfig, out: str | Path) -> "ActiveSession":
-        return open_session(cls, config, Path(out))
+    def open(cls, config: RunConfig, out: str | Path, *, compute: Compute | None = None) -> "ActiveSession":
+        """Open (or start) the run in ``out``; ``compute``: the process group of a ``torchrun`` launch (rank 0)."""
+        return open_session(cls, config, Path(out), compute or Compute())
 
     @classmethod
-    def resume(cls, out: str | Path, **changes) -> "ActiveSession":
+    def resume(cls, out: str | Path, *, compute: Compute | None = None, **changes) -> "ActiveSession":
         """Open a run with its stored configuration; ``changes`` (``device=``, ``rounds=``, ``budget=``, ...) override it."""
-        return cls.open(stored_config(Path(out), changes), out)
+        return cls.open(stored_config(Path(out), changes), out, compute=compute)
 
     def __post_init__(self) -> None:
+        self.compute.start(self.config)
         self._log_handler = attach_run_log(self.out)
         log_opened(self.out, __version__, self.teacher.name if self.teacher else "none", self.device)
 
@@ -168,7 +170,8 @@ class ActiveSession:
         student, losses = clock.lap("train", self.train(data))
         kill_point("train")
         metrics = dict(round=r, num_labeled=len(data.labeled), **evaluate_round(self, student, data),
-                       train_loss=float(np.mean(losses[-20:])), labels_sha256=data.labels_digest())
+                       train_loss=float(np.mean(losses[-20:])), train_steps=len(losses), loss_curve=loss_curve(losses),
+                       processes=self.compute.group.world_size, labels_sha256=data.labels_digest())
         kill_point("evaluate")
         clock.lap("evaluate")
         ckpt = clock.lap("checkpoint", self.save_checkpoint(student, r, metrics) if loop.checkpoints or r == loop.rounds else (None, None))
@@ -185,13 +188,10 @@ class ActiveSession:
     def train(self, data: RoundData) -> tuple[DualHeadStudent, list[float]]:
         """A fresh student (seeded by the round) trained on ``data``; returns it and the loss of every step."""
         cfg, seed = self.config, self.config.loop.seed
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(round_seed(seed, data.round, 0))
-            student = create_student(cfg.student.name, self.dataset.num_classes, pretrained=cfg.student.pretrained,
-                                     input_size=cfg.student.input_size)
-        losses = train_student(student, self.bank, data.train_source(), cfg.train, device=self.device,
-                               generator=torch.Generator().manual_seed(round_seed(seed, data.round, 1)), progress=cfg.progress)
-        return student, losses
+        spec = StudentSpec(cfg.student.name, self.dataset.num_classes, cfg.student.pretrained, cfg.student.input_size,
+                           round_seed(seed, data.round, 0), cfg.student.tune)
+        job = TrainJob(spec, data.train_source(), cfg.train, round_seed(seed, data.round, 1))
+        return self.compute.train(job, self.bank, self.device, cfg.progress)
 
     def round_data(self, r: int) -> RoundData:
         ds = self.dataset
@@ -213,9 +213,8 @@ class ActiveSession:
     def predict(self, student, positions: Tensor, desc: str) -> Outputs:
         """The student's outputs for selection, suggestions and agreement: always fp32, whatever ``--bf16`` says for
         training and evaluation (bf16 outputs move 10-20% of PCoreSet's picks on a GPU)."""
-        t = self.config.train
-        return predict(student, self.bank, positions, device=self.device, batch_size=t.eval_batch_size, bf16=False,
-                       progress=self.config.progress, desc=desc)
+        return self.compute.predict(student, self.bank, positions, device=self.device, batch_size=self.config.train.eval_batch_size,
+                                    bf16=False, progress=self.config.progress, desc=desc)
 
     def save_checkpoint(self, student, r: int, metrics: dict) -> tuple[str, str]:
         rel = f"checkpoints/round_{r:03d}.safetensors"
@@ -257,7 +256,7 @@ def evaluate_round(session: ActiveSession, student, data: RoundData) -> dict:
     teacher_test = None if data.teacher is None else data.teacher[test.positions]
     return evaluate_student(student, session.bank, session.config.train, val=split("val"), test=test, teacher_test=teacher_test,
                             alpha=loop.alpha, beta=loop.beta, search=loop.search_alpha_beta, device=session.device,
-                            progress=session.config.progress)
+                            progress=session.config.progress, predict_fn=session.compute.predict)
 
 
 def pick_batch(session: ActiveSession, student, data: RoundData, metrics: dict, pool: Outputs | None = None) -> Batch:
@@ -287,6 +286,12 @@ def pick_batch(session: ActiveSession, student, data: RoundData, metrics: dict, 
     pos = torch.from_numpy(ds.index_of(ids))
     probs = session.predict(student, pos, "suggestions").probs(metrics["alpha"], metrics["beta"])
     return Batch(data.round, tuple(ids), suggestions(ids, probs, None if data.teacher is None else data.teacher[pos], ds.class_names))
+
+
+def loss_curve(losses: list[float], points: int = 20) -> list[float]:
+    """The training loss as at most ``points`` means of consecutive, equal-as-possible chunks of steps."""
+    chunks = np.array_split(np.asarray(losses, dtype=np.float64), min(points, len(losses)))
+    return [round(float(c.mean()), 5) for c in chunks]
 
 
 def _zeros(n: int, student) -> Outputs:

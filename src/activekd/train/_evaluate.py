@@ -48,15 +48,16 @@ class LabeledSplit:
 
 def evaluate_student(student, bank, cfg: TrainConfig, *, val: LabeledSplit | None, test: LabeledSplit | None,
                      teacher_test: Tensor | None, alpha: float, beta: float, search: bool, device: torch.device,
-                     progress: bool) -> dict:
+                     progress: bool, predict_fn=predict) -> dict:
     """A round's figures: accuracy of the mixed prediction and of each head on ``test``, the teacher's.
 
     α, β are searched on ``val`` (DHO's grid, no retraining) when ``search`` and the KD head is
     trained; otherwise the given ones are kept (α forced to 0 without a KD head). Figures that do not
-    exist are NaN. ``teacher_test``: ``[n_test, C]`` teacher logits or None.
+    exist are NaN. ``teacher_test``: ``[n_test, C]`` teacher logits or None. ``predict_fn``: :func:`predict` or
+    a function of its signature (the session's, which spreads over a process group).
     """
     alpha = cfg.default_alpha(alpha)
-    run = functools.partial(predict, student, bank, device=device, batch_size=cfg.eval_batch_size, bf16=cfg.bf16, progress=progress)
+    run = functools.partial(predict_fn, student, bank, device=device, batch_size=cfg.eval_batch_size, bf16=cfg.bf16, progress=progress)
     out = {"alpha": alpha, "beta": beta}
     if search and cfg.kd == "dho" and val is not None and len(val):
         vo = run(val.positions, desc="validation")

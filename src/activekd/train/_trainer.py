@@ -18,10 +18,11 @@ from torch import Tensor
 from activekd.device import autocast, channels_last
 from activekd.errors import InputError
 from activekd.heads import mix_heads
+from activekd.parallel import SOLO, ProcessGroup
 from activekd.progress import bar
 from activekd.students import DualHeadStudent
 
-from ._augment import random_crop_flip
+from ._augment import apply_crop_flip, crop_flip_params
 from ._bank import ImageBank
 from ._config import TrainConfig
 from ._losses import DHOLoss
@@ -57,11 +58,14 @@ def lr_factor(step: int, total: int, warmup: float) -> float:
 
 def train_student(
     student: DualHeadStudent, bank: ImageBank, data: TrainBatchSource, cfg: TrainConfig, *,
-    device: torch.device | str, generator: torch.Generator, progress: bool = True,
+    device: torch.device | str, generator: torch.Generator, progress: bool = True, group: ProcessGroup = SOLO,
 ) -> list[float]:
     """Train ``student`` in place; returns the loss of every step.
 
-    Randomness (labeled sampling, unlabeled order, augmentation) comes from ``generator`` only.
+    Randomness (labeled sampling, unlabeled order, augmentation) comes from ``generator`` only. In a process
+    ``group`` every rank draws the same global batch from the same generator and trains on its share under
+    DistributedDataParallel: the global batch, the number of steps and the draws equal one process's; the
+    returned losses are the mean over ranks.
     """
     device = torch.device(device)
     m = int(data.labeled.numel())
@@ -69,50 +73,82 @@ def train_student(
         raise InputError("cannot train on an empty labeled set")
     if cfg.uses_teacher and (data.labeled_teacher is None or data.unlabeled_teacher is None):
         raise InputError(f"kd={cfg.kd!r} needs teacher logits for the labeled and unlabeled images")
-    channels_last(student.to(device).train(), device)
+    if cfg.uses_teacher and int(data.unlabeled.numel()) == 0:
+        raise InputError("distillation needs unlabeled images; the pool is empty")
+    sampler = _Sampler(data, cfg, generator, group, device)
+    model = _wrap(student, device, group, cfg)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = num_steps(m, cfg)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, cfg.warmup))
     loss_fn = DHOLoss(cfg.temperature)
-    labels = data.labels.to(device)
-    t_lab = data.labeled_teacher.to(device) if cfg.uses_teacher else None
-    t_unl = data.unlabeled_teacher.to(device) if cfg.uses_teacher else None
-    u = int(data.unlabeled.numel())
-    if cfg.uses_teacher and u == 0:
-        raise InputError("distillation needs unlabeled images; the pool is empty")
-    order = torch.randperm(u, generator=generator) if u else None
-    cursor = 0
-    losses: list[float] = []
-
-    def aug(x: Tensor) -> Tensor:
-        x = x.float() / 255.0
-        return random_crop_flip(x, generator) if cfg.augment else x
-
-    for step in bar(range(total), desc="training", unit="step", enabled=progress):
-        li = torch.randint(m, (cfg.batch_labeled,), generator=generator)
-        x_l = aug(bank.get(data.labeled[li]))
-        y = labels[li.to(device)]
+    losses: list[Tensor] = []
+    for _ in bar(range(total), desc="training", unit="step", enabled=progress):
+        x_l, y, t_l, x_u, t_u = sampler.next(bank)
         with autocast(device, cfg.bf16):
             if cfg.uses_teacher:
-                take = torch.arange(cursor, cursor + cfg.batch_unlabeled) % u
-                cursor = (cursor + cfg.batch_unlabeled) % u
-                ui = order[take]
-                x_u = aug(bank.get(data.unlabeled[ui]))
-                ce, kd, _ = student(channels_last(torch.cat([x_l, x_u]), device))
+                ce, kd, _ = model(channels_last(torch.cat([x_l, x_u]), device))
                 b = x_l.shape[0]
-                if cfg.kd == "single-head":
-                    kd = ce
-                loss = loss_fn(ce[:b], y, kd[:b], t_lab[li.to(device)], kd[b:], t_unl[ui.to(device)])
+                kd = ce if cfg.kd == "single-head" else kd
+                loss = loss_fn(ce[:b], y, kd[:b], t_l, kd[b:], t_u)
             else:
-                ce, _, _ = student(x_l)
+                ce, _, _ = model(x_l)
                 loss = F.cross_entropy(ce.float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        losses.append(float(loss.detach()))
+        losses.append(loss.detach())
     student.eval()
-    return losses
+    return group.mean(torch.stack(losses).float()).tolist()
+
+
+def _wrap(student: DualHeadStudent, device: torch.device, group: ProcessGroup, cfg: TrainConfig) -> torch.nn.Module:
+    """The student on ``device`` in training mode; under DistributedDataParallel in a process group (batch-norm
+    statistics stay per process, as DDP leaves them)."""
+    channels_last(student.to(device).train(), device)
+    if not group.distributed:
+        return student
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None  # the KD head is unused without DHO: let DDP skip it
+    return DistributedDataParallel(student, device_ids=ids, find_unused_parameters=cfg.kd != "dho")
+
+
+class _Sampler:
+    """Every step's batch, drawn in the order one process always draws it: the unlabeled order once, then per step
+    the labeled indices (with replacement), their crops, the next unlabeled slice and its crops. A rank keeps its
+    share of each draw."""
+
+    def __init__(self, data: TrainBatchSource, cfg: TrainConfig, generator: torch.Generator, group: ProcessGroup,
+                 device: torch.device) -> None:
+        self.data, self.cfg, self.gen, self.device = data, cfg, generator, device
+        self.mine_l = group.even_share(cfg.batch_labeled, "--batch-labeled")
+        self.mine_u = group.even_share(cfg.batch_unlabeled, "--batch-unlabeled") if cfg.uses_teacher else None
+        self.labels = data.labels.to(device)
+        self.t_lab = data.labeled_teacher.to(device) if cfg.uses_teacher else None
+        self.t_unl = data.unlabeled_teacher.to(device) if cfg.uses_teacher else None
+        self.u = int(data.unlabeled.numel())
+        self.order = torch.randperm(self.u, generator=generator) if self.u else None
+        self.cursor = 0
+
+    def _images(self, bank: ImageBank, positions: Tensor, mine: slice) -> Tensor:
+        theta = crop_flip_params(positions.numel(), self.gen) if self.cfg.augment else None
+        x = bank.get(positions[mine]).float() / 255.0
+        return x if theta is None else apply_crop_flip(x, theta[mine])
+
+    def next(self, bank: ImageBank) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]:
+        """``(x_l, y, t_l, x_u, t_u)`` of this rank's share of the next step (the last three None without a teacher)."""
+        cfg, d = self.cfg, self.data
+        li = torch.randint(int(d.labeled.numel()), (cfg.batch_labeled,), generator=self.gen)
+        x_l = self._images(bank, d.labeled[li], self.mine_l)
+        mine_li = li[self.mine_l].to(self.device)
+        if not cfg.uses_teacher:
+            return x_l, self.labels[mine_li], None, None, None
+        take = torch.arange(self.cursor, self.cursor + cfg.batch_unlabeled) % self.u
+        self.cursor = (self.cursor + cfg.batch_unlabeled) % self.u
+        ui = self.order[take]
+        x_u = self._images(bank, d.unlabeled[ui], self.mine_u)
+        return x_l, self.labels[mine_li], self.t_lab[mine_li], x_u, self.t_unl[ui[self.mine_u].to(self.device)]
 
 
 @dataclass
@@ -130,20 +166,27 @@ class Outputs:
 @torch.inference_mode()
 def predict(
     student: DualHeadStudent, bank: ImageBank, positions: Tensor, *, device: torch.device | str, batch_size: int = 1024,
-    bf16: bool = True, progress: bool = True, desc: str = "inference",
+    bf16: bool = True, progress: bool = True, desc: str = "inference", group: ProcessGroup = SOLO,
 ) -> Outputs:
-    """Run the student (eval mode) over ``positions``; returns CPU float32 outputs."""
+    """Run the student (eval mode) over ``positions``; returns CPU float32 outputs.
+
+    In a process ``group`` each rank runs its :meth:`~activekd.parallel.ProcessGroup.shard` of ``positions`` and
+    every rank gets all outputs, in ``positions`` order.
+    """
     device = torch.device(device)
     student.to(device).eval()
+    n = int(positions.numel())
+    mine = positions[group.shard(n)]
     ce, kd, feats = [], [], []
-    for s in bar(range(0, int(positions.numel()), batch_size), desc=desc, unit="batch", enabled=progress):
-        x = channels_last(bank.get(positions[s : s + batch_size]), device)
+    for s in bar(range(0, int(mine.numel()), batch_size), desc=desc, unit="batch", enabled=progress):
+        x = channels_last(bank.get(mine[s : s + batch_size]), device)
         with autocast(device, bf16):
             a, b, h = student(x)
         ce.append(a.float().cpu())
         kd.append(b.float().cpu())
         feats.append(h.float().cpu())
-    c = student.num_classes
-    if not ce:
-        return Outputs(torch.empty(0, c), torch.empty(0, c), torch.empty(0, student.feature_dim))
-    return Outputs(torch.cat(ce), torch.cat(kd), torch.cat(feats))
+    c, d = student.num_classes, student.feature_dim
+    parts = [torch.cat(t) if t else torch.empty(0, w) for t, w in ((ce, c), (kd, c), (feats, d))]
+    if group.distributed:  # NCCL gathers device tensors
+        parts = [group.gather_rows(t.to(device), n).cpu() for t in parts]
+    return Outputs(*parts)

@@ -1,0 +1,75 @@
+"""`activekd run --nproc 2`: torchrun, 2 processes, gloo on CPU, on a real Fashion-MNIST slice."""
+
+import json
+import sqlite3
+from contextlib import closing
+
+import pytest
+
+from activekd.cli import main
+
+pytestmark = pytest.mark.slow
+
+ARGS = ["--rounds", "2", "--budget", "6", "--pool-limit", "300", "--test-limit", "100", "--repeat", "20", "--strategy", "pcoreset",
+        "--device", "cpu", "--no-progress"]
+
+LOSS_MEAN_TOL = 0.06
+"""Largest mean relative difference between the 1- and 2-process loss curves of a round. The two runs draw the same
+batches in the same order and take the same steps (asserted exactly); what differs is BatchNorm: DDP leaves batch
+statistics per process, so each process normalises its half of the batch with its own mean and variance. On this
+slice that moves the curve by 1-3% on average; the tolerance leaves room for other CPUs' rounding."""
+LOSS_POINT_TOL = 0.12
+"""Largest relative difference at any point of the curve (each point is the mean loss of 1/20 of a round's steps)."""
+
+
+def _rounds(out):
+    return json.loads((out / "results.json").read_text())["rounds"]
+
+
+def _store(out):
+    with closing(sqlite3.connect(out / "session.sqlite")) as db:
+        return (db.execute("SELECT round, picks FROM rounds ORDER BY round").fetchall(),
+                db.execute("SELECT sample_id, label FROM labels ORDER BY sample_id").fetchall())
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, cache_dir):
+    root = tmp_path_factory.mktemp("ddp")
+    one, two = root / "one", root / "two"
+    assert main(["run", "--out", str(one), "--cache-dir", str(cache_dir), *ARGS]) == 0
+    assert main(["run", "--nproc", "2", "--out", str(two), "--cache-dir", str(cache_dir), *ARGS]) == 0
+    return one, two
+
+
+def test_two_processes_take_the_same_steps_with_close_losses(runs):
+    one, two = (_rounds(r) for r in runs)
+    assert [r["train_steps"] for r in one] == [r["train_steps"] for r in two] == [4, 5, 7]
+    assert {r["processes"] for r in one} == {1} and {r["processes"] for r in two} == {2}
+    for a, b in zip(one, two):
+        rel = [abs(x - y) / x for x, y in zip(a["loss_curve"], b["loss_curve"])]
+        assert len(rel) == len(a["loss_curve"]) == len(b["loss_curve"])
+        assert sum(rel) / len(rel) < LOSS_MEAN_TOL and max(rel) < LOSS_POINT_TOL, (a["loss_curve"], b["loss_curve"])
+    assert [r["num_labeled"] for r in two] == [10, 16, 22]
+
+
+def test_only_rank_0_touches_the_run_folder(runs):
+    one, two = runs
+    assert sorted(p.relative_to(two).as_posix() for p in two.rglob("*")) == sorted(p.relative_to(one).as_posix() for p in one.rglob("*"))
+    assert (two / "activekd.log").read_text().count("opened ") == 1
+
+
+def test_a_killed_rank_stops_the_run_clearly_and_it_resumes(runs, tmp_path, cache_dir, capfd, monkeypatch):
+    _, two = runs
+    out = tmp_path / "killed"
+    monkeypatch.setenv("ACTIVEKD_KILL_AT", "rank-train:2")  # rank 1 dies on receiving round 1's training
+    monkeypatch.setenv("ACTIVEKD_KILL_RANK", "1")
+    assert main(["run", "--nproc", "2", "--out", str(out), "--cache-dir", str(cache_dir), *ARGS]) == 2
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("activekd: error: process 1 of the run stopped first (signal SIGKILL); "
+                                                   "the run folder is consistent")
+    assert [r for r, _ in _store(out)[0]] == [0]
+    monkeypatch.delenv("ACTIVEKD_KILL_AT")
+    assert main(["resume", str(out), "--nproc", "2"]) == 0
+    assert _store(out) == _store(two)
+    assert [r["student_acc"] for r in _rounds(out)] == [r["student_acc"] for r in _rounds(two)]
