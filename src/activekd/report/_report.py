@@ -30,7 +30,7 @@ def build_report(runs: Sequence[Path], out: Path) -> Path:
     datasets = sorted({str(r.dataset.get("name", "?")) for r in loaded})
     intro = h.para(f"{len(loaded)} run(s) in {len(c.groups)} group(s); dataset: {', '.join(datasets)}. "
                    f"Figures are also saved as PNG files in {figures_dir(Path(out)).name}/.")
-    body = [intro, sec.summary_section(c), sec.accuracy_section(c, figs), sec.ranks_section(c), sec.classes_section(c, figs),
+    body = [intro, sec.summary_section(c), sec.accuracy_section(c, figs), sec.ranks_section(c), sec.headtohead_section(c), sec.classes_section(c, figs),
             sec.agreement_section(c, figs), sec.time_section(c, figs), sec.advice_section(c), sec.config_section(c)]
     out = Path(out)
     folder = figures_dir(out)

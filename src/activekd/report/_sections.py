@@ -13,7 +13,7 @@ from . import _html as h
 from ._figures import accuracy_figure, heatmap_figure, time_figure
 from ._groups import Group, flatten
 from ._summary import Comparison
-from ._table import rank_rows, summary_rows
+from ._table import catchup_lines, headtohead_rows, rank_rows, summary_rows
 
 
 def _slug(name: str) -> str:
@@ -54,6 +54,24 @@ def ranks_section(c: Comparison) -> str:
     classes = [[""] + ["best" if c.ranks.ranks[name].get(n) == 1 else "" for n in c.ranks.labels] for name in c.ranks.accuracy]
     return h.section("Rank per round", h.table(header, rows, classes),
                      h.para("Mean test accuracy % over seeds at each label count; in brackets the group's rank (1 = best, ties share)."))
+
+
+def headtohead_section(c: Comparison) -> str:
+    """Seed-by-seed wins, and the labels plain labeling needs to match the groups with a teacher."""
+    parts = []
+    if len(c.groups) > 1 and any(w.cells for w in c.wins.values()):
+        header, rows = headtohead_rows(c)
+        most = max(w.first for w in c.wins.values())
+        classes = [["", "best" if c.wins[r[0]].first == most else "", ""] for r in rows]
+        parts += [h.table(header, rows, classes),
+                  h.para("A cell is one seed at one round: the groups' runs with that seed are compared there, and every group "
+                         "with the best accuracy is first (ties count for each). Rounds 0-2 are left out: round 0 trains on the "
+                         "same seeded initial labels everywhere. Only cells every group has are counted.")]
+    if c.catchups:
+        parts += [h.para(line) for line in catchup_lines(c)]
+        parts.append(h.para("Plain labeling: a group trained without a teacher (kd none). Labels are read off its mean curve, "
+                            "linearly interpolated between rounds."))
+    return h.section("Head to head", "".join(parts)) if parts else ""
 
 
 def _last(g: Group, key: str) -> list:

@@ -9,6 +9,7 @@ from typing import Any
 from ._advice import stopping_advice
 from ._aubc import aubc, common_range
 from ._groups import Group, group_runs, mean_std
+from ._headtohead import Catchup, Wins, catchups, win_counts
 from ._ranks import RankTable, rank_table
 from ._runs import Run
 
@@ -44,6 +45,8 @@ class Comparison:
     rows: list[GroupSummary]
     ranks: RankTable
     aubc_range: tuple[float, float] | None
+    wins: dict[str, Wins]
+    catchups: list[Catchup]
 
 
 def _pair(values: list[float]) -> tuple[float, float] | None:
@@ -80,4 +83,4 @@ def compare(runs: Sequence[Run]) -> Comparison:
     groups = group_runs(runs)
     ranks = rank_table(groups)
     rng = common_range([r.curve() for r in runs if r.curve()])
-    return Comparison(groups, [_summary(g, ranks, rng) for g in groups], ranks, rng)
+    return Comparison(groups, [_summary(g, ranks, rng) for g in groups], ranks, rng, win_counts(groups), catchups(groups))

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import _format as fmt
+from ._headtohead import FROM_ROUND
 from ._runs import load_runs
 from ._summary import Comparison, compare
 
@@ -27,6 +28,22 @@ def rank_rows(c: Comparison) -> tuple[list[str], list[list[str]]]:
     return ["labels →"] + [str(n) for n in t.labels], rows
 
 
+def headtohead_rows(c: Comparison) -> tuple[list[str], list[list[str]]]:
+    """Per group: the (seed, round) cells in which it was first or tied (shared with the HTML page)."""
+    rows = [[name, f"{w.first}/{w.cells}", fmt.pct(w.fraction, 0)] for name, w in c.wins.items()]
+    return ["group", f"first or tied (seed, round ≥ {FROM_ROUND})", "%"], rows
+
+
+def catchup_lines(c: Comparison) -> list[str]:
+    """One sentence per (plain labeling, group with a teacher) pair."""
+    out = []
+    for k in c.catchups:
+        reach = (f"at {k.needs:.0f} labels ({k.needs / k.at_labels:.1f}× as many)" if k.needs is not None
+                 else f"not within its {k.plain_max} labels")
+        out.append(f"{k.plain} reaches {k.group}'s {fmt.pct(k.target)}% (at {k.at_labels} labels) {reach}")
+    return out
+
+
 def advice_lines(c: Comparison) -> list[str]:
     return [f"{r.name}: {a['decision']} — {a['reason']}" for g, s in zip(c.groups, c.rows) for r, a in zip(g.runs, s.advice)]
 
@@ -38,5 +55,9 @@ def compare_table(runs: Sequence[Path]) -> str:
               "against labels over the range every run covers, divided by that range"), "", fmt.text_table(*summary_rows(c))]
     if c.ranks.labels:
         parts += ["", "accuracy % by labels (mean over seeds), rank in brackets (1 = best)", fmt.text_table(*rank_rows(c))]
+    if len(c.groups) > 1 and any(w.cells for w in c.wins.values()):
+        parts += ["", "head to head: seed by seed, the groups' runs compared at each round", fmt.text_table(*headtohead_rows(c))]
+    if c.catchups:
+        parts += ["", "labels plain labeling (no teacher) needs to match each group's final accuracy"] + catchup_lines(c)
     parts += ["", "stopping advice"] + advice_lines(c)
     return "\n".join(parts)
