@@ -58,6 +58,9 @@ def print_round(m: dict) -> None:
     tag = "  (resumed)" if m.get("resumed") else ""
     print(f"{m['round']:>5}  {m['num_labeled']:>6}  {_fmt(m['student_acc']):>9}  {_fmt(m['ce_acc']):>9}  {_fmt(m['kd_acc']):>9}  "
           f"{_fmt(m.get('teacher_acc')):>9}  {m['alpha']:>4.2f}  {m['beta']:>4.2f}{tag}", flush=True)
+    for spec, e in (m.get("eval_on") or {}).items():  # --eval-on: one line per extra test set, under the student and teacher columns
+        print(f"{'':>5}  {'':>6}  {_fmt(e.get('student_acc')):>9}  {'':>9}  {'':>9}  {_fmt(e.get('teacher_acc')):>9}  "
+              f"on {spec} ({e.get('num_images')} images)", flush=True)
 
 
 def _print_report(report) -> None:

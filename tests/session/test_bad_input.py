@@ -168,6 +168,8 @@ def world(tmp_path_factory, cache_dir):
                                       + "\r\n").encode())
     (d / "a-file").write_text("not a folder")
     (d / "answer.csv").write_text("id,label\ncat/000.png,dog\n")
+    make_images(d / "other-classes", classes=("dog", "wolf"), n=2)
+    (d / "no-labels.csv").write_text(f"path,label\n{rows[0]},\n")
     w["data"] = d
     w["teachers"] = t
     return w
@@ -303,6 +305,11 @@ NEW_RUN_CASES = [
     ("budget-times-rounds-over-pool", ["--rounds", "20", "--budget", "5"], ["5 × 20", "100 labels", "57 unlabeled"]),
     ("initial-all-leaves-nothing-to-pick", ["--initial", "all"], ["0 unlabeled", "60 labeled"]),
     ("labelstudio-without-token", ["--oracle", "labelstudio"], ["LABEL_STUDIO_API_KEY", "--oracle human"]),
+    # --eval-on sets
+    ("eval-on-class-not-in-the-run", ["--eval-on", f"imagefolder:{D}/other-classes"], ["--eval-on", "'wolf'", "class names must match"]),
+    ("eval-on-missing", ["--eval-on", f"imagefolder:{D}/nowhere"], ["--eval-on", "nowhere", "not a directory"]),
+    ("eval-on-no-labels", ["--eval-on", f"csv:{D}/no-labels.csv"], ["--eval-on", "no-labels.csv", "no labeled image"]),
+    ("eval-on-twice", ["--eval-on", f"csv:{D}/x.csv,csv:{D}/x.csv"], ["eval_on", "twice"]),
     # run folders
     ("out-under-a-file", ["--out", f"{D}/a-file/run"], ["a-file", "is a file"]),
 ]
@@ -454,6 +461,7 @@ EXISTING_RUN_CASES = [
     ("different-lr", ["run", "{out}", "--lr", "0.01"], ["different configuration", "train.lr: 0.001 -> 0.01"]),
     ("different-dataset", ["run", "{out}", "--dataset", f"imagefolder:{D}/one-class"], ["different configuration", "data.dataset"]),
     ("different-seed", ["run", "{out}", "--seed", "2"], ["different configuration", "loop.seed: 1 -> 2"]),
+    ("different-eval-on", ["run", "{out}", "--eval-on", f"imagefolder:{D}/one-class"], ["different configuration", "data.eval_on"]),
     ("unknown-strategy-on-existing", ["run", "{out}", "--strategy", "nope"], ["'nope'", "valid:"]),
     ("extend-over-pool", ["resume", "{out}", "--rounds", "1000"], ["× 999 round(s)", "lower --budget or --rounds"]),
     ("rounds-below-done", ["resume", "{out}", "--rounds", "0"], ["finished round 1", "--rounds"]),

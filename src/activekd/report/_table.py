@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import _format as fmt
+from ._eval_on import eval_on_lines
 from ._headtohead import FROM_ROUND
 from ._runs import load_runs
 from ._summary import Comparison, compare
@@ -59,5 +60,6 @@ def compare_table(runs: Sequence[Path]) -> str:
         parts += ["", "head to head: seed by seed, the groups' runs compared at each round", fmt.text_table(*headtohead_rows(c))]
     if c.catchups:
         parts += ["", "labels plain labeling (no teacher) needs to match each group's final accuracy"] + catchup_lines(c)
+    parts += eval_on_lines(c.groups)
     parts += ["", "stopping advice"] + advice_lines(c)
     return "\n".join(parts)

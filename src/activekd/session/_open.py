@@ -30,6 +30,7 @@ from ._checks import (
     initial_labels,
 )
 from ._errors import SessionError, StoreError
+from ._extra_eval import check_extra_sets
 from ._lock import RunLock
 from ._oracle import ORACLES, create_oracle
 from ._store import SessionStore
@@ -78,6 +79,7 @@ def open_session(cls, config: RunConfig, out: Path, compute):
     check_oracle(config)
     ds = load_dataset(config)
     check_dataset(config, ds)
+    check_extra_sets(config, ds)
     initial = initial_labels(config, ds)
     check_budget(config, ds, len(initial), 0)
     teacher = _teacher(config, ds, device)
@@ -111,6 +113,7 @@ def _open_existing(cls, config: RunConfig, out: Path, device: torch.device, comp
                 raise SessionError(f"the dataset changed since {out} was created (fingerprint differs); use another --out")
             first = probe.next_round()
             num = len(probe.labels())
+        check_extra_sets(config, ds)
         if config.loop.rounds != stored.loop.rounds or config.loop.budget != stored.loop.budget:
             check_budget(config, ds, num, _first_picking_round(out, first))
         teacher = _teacher(config, ds, device)

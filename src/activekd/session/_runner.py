@@ -245,7 +245,10 @@ class ActiveSession:
 
 
 def evaluate_round(session: ActiveSession, student, data: RoundData) -> dict:
-    """The figures of a round's student on the labeled val/test splits (α, β searched on val when asked)."""
+    """The figures of a round's student on the labeled val/test splits (α, β searched on val when asked), and on the
+    ``--eval-on`` sets (``eval_on``: ``{spec: {student_acc, teacher_acc, num_images}}``, see ``_extra_eval``)."""
+    from ._extra_eval import evaluate_extra_sets
+
     ds, loop = session.dataset, session.config.loop
 
     def split(name: str) -> LabeledSplit:
@@ -254,9 +257,12 @@ def evaluate_round(session: ActiveSession, student, data: RoundData) -> dict:
 
     test = split("test")
     teacher_test = None if data.teacher is None else data.teacher[test.positions]
-    return evaluate_student(student, session.bank, session.config.train, val=split("val"), test=test, teacher_test=teacher_test,
-                            alpha=loop.alpha, beta=loop.beta, search=loop.search_alpha_beta, device=session.device,
-                            progress=session.config.progress, predict_fn=session.compute.predict)
+    out = evaluate_student(student, session.bank, session.config.train, val=split("val"), test=test, teacher_test=teacher_test,
+                           alpha=loop.alpha, beta=loop.beta, search=loop.search_alpha_beta, device=session.device,
+                           progress=session.config.progress, predict_fn=session.compute.predict)
+    if session.config.data.eval_on:
+        out["eval_on"] = evaluate_extra_sets(session, student, out["alpha"], out["beta"])
+    return out
 
 
 def pick_batch(session: ActiveSession, student, data: RoundData, metrics: dict, pool: Outputs | None = None) -> Batch:

@@ -8,6 +8,7 @@ from ._evaluate import (
     BETAS,
     LabeledSplit,
     accuracy,
+    evaluate_extra_set,
     evaluate_student,
     search_alpha_beta,
 )
@@ -22,6 +23,6 @@ from ._trainer import (
 )
 
 __all__ = [
-    "random_crop_flip", "ImageBank", "KD_MODES", "TrainConfig", "ALPHAS", "BETAS", "LabeledSplit", "evaluate_student", "accuracy", "search_alpha_beta",
+    "random_crop_flip", "ImageBank", "KD_MODES", "TrainConfig", "ALPHAS", "BETAS", "LabeledSplit", "evaluate_extra_set", "evaluate_student", "accuracy", "search_alpha_beta",
     "DHOLoss", "kl_t", "Outputs", "TrainBatchSource", "lr_factor", "num_steps", "predict", "train_student",
 ]

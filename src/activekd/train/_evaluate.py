@@ -88,3 +88,17 @@ def per_class_accuracy(confusion: Tensor) -> list[float | None]:
     """Recall of each class from a confusion matrix (None for a class with no test images)."""
     totals = confusion.sum(dim=1)
     return [float(confusion[i, i] / t) if t else None for i, t in enumerate(totals.tolist())]
+
+
+def evaluate_extra_set(student, bank, cfg: TrainConfig, split: LabeledSplit, *, teacher: Tensor | None, alpha: float, beta: float,
+                       device: torch.device, progress: bool, desc: str = "extra test set") -> dict:
+    """A round's student (with the round's α, β) and the teacher on another labeled set (``--eval-on``).
+
+    ``bank`` holds that set's images (any storage size or channel count: the student adapts and
+    resizes them); ``split.labels`` are in the run's class order; ``teacher``: ``[n, C]`` logits on
+    ``split`` or None (then ``teacher_acc`` is None). Runs in this process only (no process group).
+    """
+    out = predict(student, bank, split.positions, device=device, batch_size=cfg.eval_batch_size, bf16=cfg.bf16,
+                  progress=progress, desc=desc)
+    return {"student_acc": accuracy(out.probs(alpha, beta), split.labels),
+            "teacher_acc": None if teacher is None else accuracy(teacher, split.labels), "num_images": len(split)}
