@@ -20,8 +20,9 @@ from torch import Tensor
 
 from activekd.errors import ActiveKDError
 
-TIMEOUT = datetime.timedelta(minutes=30)
-"""How long a collective waits for a peer before it fails (a dead peer's closed socket fails it at once)."""
+TIMEOUT = datetime.timedelta(hours=6)
+"""How long a collective waits for a peer before it fails. A dead peer's closed socket fails it at once; the long wait is
+for the other ranks idling while rank 0 works alone (a VLM teacher embedding a large pool for the first time)."""
 
 
 class ParallelError(ActiveKDError):
