@@ -34,6 +34,8 @@ def _add_field(group, f: dataclasses.Field, flag_: str, dest_: str, hints: dict[
     help_ = f"{f.metadata.get('help', '')} (default: {f.default})"
     if base is bool:
         group.add_argument(flag_, dest=dest_, action=argparse.BooleanOptionalAction, default=None, help=help_)
+    elif typing.get_origin(tp) is tuple:  # tuple[str, ...]: one or more values
+        group.add_argument(flag_, dest=dest_, type=args[0], nargs="+", default=None, metavar=f.name.upper(), help=help_)
     else:
         group.add_argument(flag_, dest=dest_, type=base, default=None, metavar=f.name.upper(), help=help_)
 

@@ -32,14 +32,14 @@ class DataConfig:
     pool_limit: int | None = field(default=None, metadata={"help": "use a seeded random subset of this many pool images (quick trials)"})
     test_limit: int | None = field(default=None, metadata={"help": "evaluate on a seeded random subset of this many test images"})
     eval_on: tuple[str, ...] = field(default=(), metadata={
-        "help": "extra test sets, comma-separated dataset specs (e.g. csv:shifted.csv,imagefolder:DIR): each round's student "
+        "help": "extra test sets, one or more dataset specs (e.g. csv:shifted.csv imagefolder:DIR): each round's student "
                 "(and a VLM teacher) is also scored on each one's test split, else its labeled images; classes matched by name"})
 
     def __post_init__(self) -> None:
-        specs = self.eval_on.split(",") if isinstance(self.eval_on, str) else self.eval_on
+        specs = [self.eval_on] if isinstance(self.eval_on, str) else self.eval_on
         if not isinstance(specs, (list, tuple)) or not all(isinstance(s, str) for s in specs):
             raise ConfigError(f"eval_on must be dataset specs (strings), got {self.eval_on!r}")
-        object.__setattr__(self, "eval_on", tuple(s.strip() for s in specs if s.strip()))
+        object.__setattr__(self, "eval_on", tuple(p.strip() for s in specs for p in s.split(",") if p.strip()))
         if len(set(self.eval_on)) != len(self.eval_on):
             raise ConfigError(f"eval_on names a dataset twice: {', '.join(self.eval_on)}")
         if self.image_size < 8:

@@ -75,8 +75,7 @@ def test_labels_are_mapped_by_class_name(fmnist, shifted, cache_dir):
 
 def test_a_run_reports_both_accuracies_every_round(shifted, cache_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    specs = f"{shifted['csv']},{shifted['folder']}"
-    assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), *TINY, "--eval-on", specs]) == 0
+    assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), *TINY, "--eval-on", shifted["csv"], shifted["folder"]]) == 0
     printed = capsys.readouterr().out
     res = json.loads((out / "results.json").read_text())
     assert [r["round"] for r in res["rounds"]] == [0, 1]
