@@ -74,7 +74,7 @@ class LoopConfig:
     """The active-learning loop."""
 
     strategy: str = field(default="random", metadata={"help": "selection strategy (see `activekd list`)"})
-    shots: int = field(default=1, metadata={"help": "initial labeled images per class"})
+    shots: int = field(default=1, metadata={"help": "initial labeled images per class (0: no labels; round 0 trains nothing and the teacher picks)"})
     rounds: int = field(default=10, metadata={"help": "selection rounds after the initial set"})
     budget: int = field(default=10, metadata={"help": "images labeled per round"})
     seed: int = field(default=1, metadata={"help": "seed of the initial set, every student and every strategy"})
