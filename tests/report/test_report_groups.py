@@ -1,5 +1,6 @@
 """Grouping runs that differ only in their seed, and the mean ± std curves, against hand-computed values."""
 
+import json
 import math
 
 import pytest
@@ -14,7 +15,7 @@ from activekd.report import (
     rank_table,
     seed_free_config,
 )
-from activekd.report._groups import RESUMABLE
+from activekd.report._groups import LATER_FIELDS, RESUMABLE
 
 
 def test_mean_std_is_the_sample_std():
@@ -51,6 +52,20 @@ def test_groups_are_named_by_their_differences_when_folder_names_do_not_tell(mak
     folders = [make_run("a", [0.2], strategy="entropy", kd="none"), make_run("b", [0.3], strategy="entropy", kd="none", seed=2),
                make_run("c", [0.4], strategy="margin", kd="none")]
     assert [g.name for g in group_runs(load_runs(folders))] == ["strategy=entropy", "strategy=margin"]
+
+
+def test_runs_written_before_a_config_field_existed_group_with_later_ones():
+    new = json.loads(json.dumps(RunConfig().to_dict()))  # as results.json holds it
+    for section, fields in LATER_FIELDS.items():
+        assert {k: new[section][k] for k in fields} == fields  # the defaults of today's RunConfig
+    old = json.loads(json.dumps(RunConfig().to_dict()))
+    for section, fields in LATER_FIELDS.items():
+        for k in fields:
+            del old[section][k]
+    assert seed_free_config(old) == seed_free_config(new)
+    changed = json.loads(json.dumps(new))
+    changed["student"]["tune"] = "linear"
+    assert seed_free_config(changed) != seed_free_config(old)
 
 
 def test_seed_free_config_leaves_the_input_alone_and_matches_the_run_config():

@@ -20,6 +20,9 @@ from ._runs import Run
 
 RESUMABLE = ("device", "cache_dir", "progress", "labelstudio")  # = activekd.config.RunConfig.RESUMABLE (a test keeps them equal)
 _SEED_SUFFIX = re.compile(r"[-_.]?seed[-_]?\d+$")
+LATER_FIELDS = {"data": {"eval_on": []}, "student": {"tune": "full"}}
+"""Configuration fields added after results schema 2, with their defaults: a run written before a field existed
+groups with later runs that keep its default (a test keeps these equal to ``RunConfig``'s defaults)."""
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,14 @@ class Group:
 
 
 def seed_free_config(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` without ``loop.seed`` and the ``RESUMABLE`` fields (a copy)."""
+    """``config`` without ``loop.seed`` and the ``RESUMABLE`` fields, with ``LATER_FIELDS`` filled in (a copy)."""
     c = copy.deepcopy(config)
     for k in RESUMABLE:
         c.pop(k, None)
+    for section, fields in LATER_FIELDS.items():
+        if isinstance(c.get(section), dict):
+            for k, v in fields.items():
+                c[section].setdefault(k, copy.deepcopy(v))
     if isinstance(c.get("loop"), dict):
         c["loop"].pop("seed", None)
     return c
