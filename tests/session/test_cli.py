@@ -137,9 +137,9 @@ def limit_split_ids(ds):
 
 
 def test_budget_larger_than_pool_fails_before_training(tmp_path, cache_dir, capsys, monkeypatch):
-    import activekd.session._runner as runner
+    import activekd.session._compute as compute  # where every session trains
 
-    monkeypatch.setattr(runner, "train_student", lambda *a, **k: pytest.fail("trained despite an impossible budget"))
+    monkeypatch.setattr(compute, "train_student", lambda *a, **k: pytest.fail("trained despite an impossible budget"))
     out = tmp_path / "run"
     assert run(out, cache_dir, "--rounds", "3", "--budget", "1000") == 2
     assert "pool has only 2990 unlabeled images" in capsys.readouterr().err

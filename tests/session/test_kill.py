@@ -49,6 +49,7 @@ def reference(tmp_path_factory, cache_dir):
 
 def test_every_named_point_is_exercised_by_a_kill_test():
     covered = {p for p, _ in SIMULATED_POINTS} | {"batch-file", "label-import"} | {"push", "sync"}  # push/sync: test_labelstudio_team.py
+    covered |= {"rank-train"}  # tests/parallel/test_parallel_run.py: a rank of a 2-process run killed
     assert covered == set(KILL_POINTS)
 
 

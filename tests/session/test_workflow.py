@@ -148,17 +148,19 @@ def test_initial_all_starts_from_every_label_the_dataset_carries(tmp_path, cache
 
 def test_selection_reads_fp32_outputs_whatever_the_training_precision(tmp_path, cache_dir, monkeypatch):
     """bf16 is for training and evaluation; every inference pass that selection reads runs in fp32."""
-    import activekd.session._runner as runner
+    import activekd.session._compute as compute  # every session inference pass goes through it
 
     seen = []
-    real = runner.predict
+    real = compute.predict
 
     def spy(*args, bf16, desc, **kw):
         seen.append((desc, bf16))
         return real(*args, bf16=bf16, desc=desc, **kw)
 
-    monkeypatch.setattr(runner, "predict", spy)
+    monkeypatch.setattr(compute, "predict", spy)
     assert main(["run", "--out", str(tmp_path / "run"), "--cache-dir", str(cache_dir), *SMALL, "--strategy", "pcoreset", "--bf16",
                  "--oracle", "human", "--rounds", "1", "--budget", "3"]) == 0
-    assert {d for d, _ in seen} >= {"pool inference", "labeled inference", "suggestions"}
-    assert all(bf16 is False for _, bf16 in seen)
+    selection = {"pool inference", "labeled inference", "suggestions"}
+    assert {d for d, _ in seen} >= selection | {"test"}
+    assert all(bf16 is False for d, bf16 in seen if d in selection)
+    assert all(bf16 is True for d, bf16 in seen if d not in selection)  # evaluation keeps --bf16 (a no-op on CPU)
