@@ -63,7 +63,7 @@ class ProcessGroup:
         if not self.distributed:
             return obj
         box = [obj]
-        _collective(dist.broadcast_object_list, box, src=0)
+        _collective(self, dist.broadcast_object_list, box, src=0)
         return box[0]
 
     def gather_rows(self, part: Tensor, n: int) -> Tensor:
@@ -74,7 +74,7 @@ class ProcessGroup:
         padded = part.new_zeros((width, *part.shape[1:]))
         padded[: part.shape[0]] = part
         parts = [torch.empty_like(padded) for _ in range(self.world_size)]
-        _collective(dist.all_gather, parts, padded)
+        _collective(self, dist.all_gather, parts, padded)
         sizes = [ProcessGroup(r, self.world_size).shard(n) for r in range(self.world_size)]
         return torch.cat([p[: s.stop - s.start] for p, s in zip(parts, sizes)])
 
@@ -83,7 +83,7 @@ class ProcessGroup:
         if not self.distributed:
             return values
         out = values.clone()
-        _collective(dist.all_reduce, out)
+        _collective(self, dist.all_reduce, out)
         return out / self.world_size
 
     def device(self, device: torch.device) -> torch.device:
@@ -112,8 +112,8 @@ def peers_alive(group: ProcessGroup):
 _PEER_WORDS = ("gloo", "NCCL", "Connection reset", "Connection closed")
 
 
-def _collective(fn, *args, **kwargs) -> None:
-    with peers_alive(ProcessGroup(0, 2)):
+def _collective(group: ProcessGroup, fn, *args, **kwargs) -> None:
+    with peers_alive(group):
         fn(*args, **kwargs)
 
 
@@ -140,8 +140,13 @@ def join(device: torch.device) -> ProcessGroup:
 
 
 def leave() -> None:
-    """Leave the group (end of the command); a no-op outside one."""
+    """Leave the group (end of the command) once every live rank is there, so no rank tears down a connection another
+    still reads (gloo aborts a process whose peer vanishes mid-teardown); a no-op outside one."""
     if dist.is_available() and dist.is_initialized():
+        try:
+            dist.barrier()
+        except RuntimeError:  # a dead peer: nobody to wait for
+            pass
         dist.destroy_process_group()
 
 
