@@ -326,7 +326,6 @@ def _add_resume_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, default=None, help="raise the number of rounds (extends a finished run)")
     p.add_argument("--budget", type=int, default=None, help="images per round from now on")
     p.add_argument("--device", dest=dest("run", "device"), default=None, metavar="DEVICE", help="override the stored device")
-    _add_nproc(p)
     p.add_argument("--cache-dir", dest=dest("run", "cache_dir"), default=None, metavar="DIR", help="override the stored cache folder")
     p.add_argument("--progress", dest=dest("run", "progress"), action=argparse.BooleanOptionalAction, default=None,
                    help="show progress bars (on a terminal)")
@@ -371,6 +370,7 @@ def _run_commands(sub, common) -> None:
     d.set_defaults(func=cmd_demo)
     rs = sub.add_parser("resume", parents=[common], help="continue a run with its stored configuration (--rounds/--budget extend it)")
     _add_resume_args(rs)
+    _add_nproc(rs)
     rs.set_defaults(func=cmd_resume)
     em = sub.add_parser("embed", parents=[common], help="compute and cache a VLM teacher's image embeddings ahead of runs")
     add_config_args(em, sections=("data", "teacher"))
