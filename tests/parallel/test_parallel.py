@@ -62,3 +62,13 @@ def test_two_processes_draw_share_and_gather_exactly_what_one_process_does(tmp_p
     assert report["draws_match"] and report["draws_match_ce_only"]
     assert report["max_output_diff"] < 1e-5  # the same images in other batch compositions: float rounding only
     assert report["same_picks"]
+
+
+def test_a_bad_process_count_is_one_line_and_creates_nothing(tmp_path, capsys):
+    from activekd.cli import main
+
+    out = tmp_path / "run"
+    assert main(["run", "--nproc", "0", "--out", str(out), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "activekd: error: --nproc must be >= 1, got 0"
+    assert not out.exists()
