@@ -11,7 +11,7 @@ import dataclasses
 import json
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from activekd.config import SECTIONS, TOP_FIELDS, RunConfig
 from activekd.errors import ConfigError
@@ -99,16 +99,21 @@ def _parse(path: Path, text: str) -> Any:
 def build_config(ns: argparse.Namespace, defaults: dict[str, Any] | None = None) -> RunConfig:
     """The one place a RunConfig is built from parsed arguments: flags, else the config file, else ``defaults``.
 
-    ``defaults`` maps flag names (``"teacher"``, ``"shots"``, with ``_`` for ``-``) to values.
+    ``defaults`` maps flag names (``"teacher"``, ``"shots"``, with ``_`` for ``-``) to values. A callable
+    default (a preset's ``budget = #classes``) is called, when neither flag nor file sets its option,
+    with the configuration built without it, and its result replaces the option's default.
     """
     given, defaults = vars(ns), defaults or {}
     file = read_config_file(ns.config_file) if getattr(ns, "config_file", None) else {}
+    derived: dict[tuple[str, str], Callable[[RunConfig], Any]] = {}
 
     def pick(section: str, name: str, flag_: str, from_file: dict, kw: dict) -> None:
         v = given.get(dest(section, name))
         if v is None:
             v = from_file.get(name, defaults.get(flag_.replace("-", "_")))
-        if v is not None:
+        if callable(v):
+            derived[section, name] = v
+        elif v is not None:
             kw[name] = v
 
     parts: dict[str, Any] = {}
@@ -123,7 +128,18 @@ def build_config(ns: argparse.Namespace, defaults: dict[str, Any] | None = None)
     top: dict[str, Any] = {}
     for name in TOP_FIELDS:
         pick("run", name, name, file, top)
-    return RunConfig(**parts, **top)
+    return _resolve(RunConfig(**parts, **top), derived)
+
+
+def _resolve(config: RunConfig, derived: dict[tuple[str, str], Callable[[RunConfig], Any]]) -> RunConfig:
+    """``config`` with each ``(section, field)`` of ``derived`` set to its function of ``config``."""
+    values = {key: fn(config) for key, fn in derived.items()}
+    top = {name: v for (section, name), v in values.items() if section == "run"}
+    parts: dict[str, dict[str, Any]] = {}
+    for (section, name), v in values.items():
+        if section != "run":
+            parts.setdefault(section, {})[name] = v
+    return dataclasses.replace(config, **top, **{s: dataclasses.replace(getattr(config, s), **kw) for s, kw in parts.items()})
 
 
 def config_toml(config: RunConfig) -> str:

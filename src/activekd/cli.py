@@ -30,6 +30,7 @@ from activekd._cli_options import (
 )
 from activekd.config import LabelStudioConfig
 from activekd.errors import ActiveKDError, ConfigError
+from activekd.presets import PRESETS, preset_values
 
 DEMO = dict(dataset="fashion-mnist", teacher="standin", student="small-cnn", strategy="random", shots=1, rounds=10, budget=10, seed=1)
 DEMO_OUT = "runs/demo"
@@ -41,7 +42,7 @@ teacher distils into a dual-head student (DHO) while active learning (PCoreSet, 
   activekd label RUN FILE           a person's labels for a run with --oracle human
   activekd status RUN               where a run stands
   activekd export RUN ... / predict deploy the trained student
-  activekd list                     datasets, teachers, students, strategies, oracles
+  activekd list                     datasets, teachers, students, strategies, oracles, presets
 
 `activekd COMMAND --help` for a command's options; README.md for the whole story."""
 
@@ -100,7 +101,8 @@ def _run(ns: argparse.Namespace, device: str, open_run) -> int:
 def cmd_run(ns: argparse.Namespace, defaults: dict[str, Any] | None = None) -> int:
     from activekd.session import ActiveSession
 
-    config = build_config(ns, defaults)
+    preset = getattr(ns, "preset", None)
+    config = build_config(ns, defaults if preset is None else preset_values(preset))
     if ns.print_config:
         print(config_toml(config), end="")
         return 0
@@ -203,6 +205,7 @@ def cmd_list(ns: argparse.Namespace) -> int:
 
     for family, names in registered_names().items():
         print(f"{family + ':':<12}", ", ".join(names))
+    print(f"{'presets:':<12}", ", ".join(PRESETS.names()))
     return 0
 
 
@@ -361,6 +364,8 @@ def _add_nproc(p: argparse.ArgumentParser) -> None:
 def _run_commands(sub, common) -> None:
     r = sub.add_parser("run", parents=[common], help="run or resume an active-learning session")
     r.add_argument("--out", default=None, help="run folder (created; re-running the same command resumes)")
+    r.add_argument("--preset", default=None, metavar="NAME",
+                   help=f"start from a paper's settings ({', '.join(PRESETS.names())}; docs/presets.md); the config file and flags override it")
     _add_nproc(r)
     add_config_args(r)
     r.set_defaults(func=cmd_run)
@@ -392,7 +397,7 @@ def _label_commands(sub, common) -> None:
     st = sub.add_parser("status", parents=[common], help="show a run's rounds (read-only)")
     st.add_argument("out", help="run folder")
     st.set_defaults(func=cmd_status)
-    ls = sub.add_parser("list", parents=[common], help="list datasets, teachers, students, strategies and oracles")
+    ls = sub.add_parser("list", parents=[common], help="list datasets, teachers, students, strategies, oracles and presets")
     ls.set_defaults(func=cmd_list)
 
 

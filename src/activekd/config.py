@@ -20,6 +20,7 @@ from activekd.train import TrainConfig
 ORACLES = ("simulated", "human", "labelstudio")
 INITIAL = ("shots", "all")
 DEVICES = ("auto", "cpu", "cuda")
+IMAGE_SIZE, AUGMENTED_IMAGE_SIZE = 224, 256
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,9 @@ class DataConfig:
 
     dataset: str = field(default="fashion-mnist", metadata={"help": "fashion-mnist | imagefolder:DIR | csv:FILE (path,label[,split]) | coop:NAME[:DIR] (the 11 CoOp datasets)"})
     data_root: str | None = field(default=None, metadata={"help": "folder with the dataset's files (fashion-mnist: the IDX files)"})
-    image_size: int = field(default=224, metadata={"help": "side of the decoded-image cache for file datasets"})
+    image_size: int | None = field(default=None, metadata={
+        "help": "side of the decoded-image cache for file datasets (shorter side resized, centre square); default: "
+                f"{AUGMENTED_IMAGE_SIZE} with --augment (crops come from more of the image than the 224 input), else {IMAGE_SIZE}"})
     pool_limit: int | None = field(default=None, metadata={"help": "use a seeded random subset of this many pool images (quick trials)"})
     test_limit: int | None = field(default=None, metadata={"help": "evaluate on a seeded random subset of this many test images"})
     eval_on: tuple[str, ...] = field(default=(), metadata={
@@ -42,7 +45,7 @@ class DataConfig:
         object.__setattr__(self, "eval_on", tuple(p.strip() for s in specs for p in s.split(",") if p.strip()))
         if len(set(self.eval_on)) != len(self.eval_on):
             raise ConfigError(f"eval_on names a dataset twice: {', '.join(self.eval_on)}")
-        if self.image_size < 8:
+        if self.image_size is not None and self.image_size < 8:
             raise ConfigError(f"image_size must be >= 8, got {self.image_size}")
         for name in ("pool_limit", "test_limit"):
             v = getattr(self, name)
@@ -131,6 +134,9 @@ class RunConfig:
     EXTENDABLE = ("rounds", "budget")
 
     def __post_init__(self) -> None:
+        if self.data.image_size is None:  # resolved once, so a saved run records the side its images were stored at
+            side = AUGMENTED_IMAGE_SIZE if self.train.augment else IMAGE_SIZE
+            object.__setattr__(self, "data", dataclasses.replace(self.data, image_size=side))
         if not (self.device in DEVICES or self.device.startswith("cuda:")):
             raise ConfigError(f"unknown device {self.device!r}; valid: auto, cpu, cuda, cuda:N")
 

@@ -240,6 +240,22 @@ def test_run_with_a_random_init_open_clip_teacher_and_clap(tmp_path, cache_dir, 
     assert "teacher %" in capsys.readouterr().out
 
 
+def test_a_run_trains_on_fixed_views_of_a_vlm_teacher_with_the_reference_clap_recipe(tmp_path, capsys):
+    """--augment --views 2: every pool image's two views are embedded once (a cache folder per view) and the run ends."""
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    args = ["--teacher", "openclip:ViT-S-32-alt", "--few-shot", "clap", "--few-shot-recipe", "reference", "--few-shot-epochs", "5",
+            "--views", "2", "--augment", "--embed-workers", "0", "--teacher-batch-size", "64", "--cache-dir", str(cache),
+            "--pool-limit", "60", "--test-limit", "40", "--device", "cpu", "--no-progress", "--strategy", "pcoreset",
+            "--rounds", "1", "--budget", "5", "--repeat", "5"]
+    assert main(["run", "--out", str(out), *args]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert res["complete"] and res["num_labels"] == 15
+    assert res["config"]["teacher"]["views"] == 2 and res["config"]["data"]["image_size"] == 256
+    folders = sorted(p.name for p in (cache / "embeddings").iterdir() if p.name.startswith("openclip-ViT-S-32-alt"))
+    assert len(folders) == 3, folders  # the whole images and each of the two views
+    assert "teacher %" in capsys.readouterr().out
+
+
 def test_few_shot_needs_a_vlm_teacher(tmp_path, cache_dir, capsys):
     assert run(tmp_path / "run", cache_dir, "--few-shot", "clap") == 2
     assert "needs a vision-language teacher" in capsys.readouterr().err

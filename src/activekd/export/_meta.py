@@ -14,7 +14,7 @@ from activekd.errors import ActiveKDError
 FORMAT_TAG = "activekd-export-v1"
 INPUT_CONTRACT = "images: uint8 [B, 3, H, W] RGB, any B, H, W"
 OUTPUT_CONTRACT = "probs: float32 [B, C] = (1 - alpha) * softmax(ce) + alpha * softmax(kd / beta)"
-HOST_PREPROCESS = "RGB; shorter side resized to input_size (bilinear), centre square crop (as the training loader)"
+HOST_PREPROCESS = "RGB; shorter side resized to image_size (bilinear), centre square crop (as the training loader stores images)"
 
 
 class ExportError(ActiveKDError):
@@ -30,6 +30,8 @@ class ExportMetadata:
         class_names: ``C`` class names; output column ``j`` is ``class_names[j]``.
         alpha, beta: the head mix folded into the graph (``activekd.heads.mix_heads``).
         input_size: ``S``, the side the backbone sees; the graph resizes any ``H, W`` to it.
+        image_size: the side of the square the host cuts before the graph: the side the run's training and
+            evaluation images were stored at (``DataConfig.image_size`` for file datasets); None: ``input_size``.
         dataset_fingerprint: ``Dataset.fingerprint()`` of the run, when known.
         activekd_version: the version that wrote the file.
         source: the checkpoint the file was made from (a file name, for provenance).
@@ -43,6 +45,12 @@ class ExportMetadata:
     dataset_fingerprint: str | None = None
     activekd_version: str = ""
     source: str = ""
+    image_size: int | None = None
+
+    @property
+    def host_size(self) -> int:
+        """The side of the host's centre square (``image_size``, else ``input_size``)."""
+        return int(self.image_size or self.input_size)
 
     def to_strings(self) -> dict[str, str]:
         """The flat string map stored in the file."""
@@ -50,7 +58,7 @@ class ExportMetadata:
             "format": FORMAT_TAG, "student": self.student, "class_names": json.dumps(list(self.class_names)),
             "alpha": repr(float(self.alpha)), "beta": repr(float(self.beta)), "input_size": str(int(self.input_size)),
             "dataset_fingerprint": self.dataset_fingerprint or "", "activekd_version": self.activekd_version,
-            "source": self.source, "input": INPUT_CONTRACT, "output": OUTPUT_CONTRACT, "preprocess": HOST_PREPROCESS,
+            "source": self.source, "image_size": str(self.host_size), "input": INPUT_CONTRACT, "output": OUTPUT_CONTRACT, "preprocess": HOST_PREPROCESS,
         }
 
     @classmethod
@@ -63,4 +71,5 @@ class ExportMetadata:
             beta=float(meta["beta"]), input_size=int(meta["input_size"]),
             dataset_fingerprint=meta.get("dataset_fingerprint") or None,
             activekd_version=meta.get("activekd_version", ""), source=meta.get("source", ""),
+            image_size=int(meta["image_size"]) if meta.get("image_size") else None,
         )

@@ -42,8 +42,9 @@ class Predictor:
         return self.metadata.input_size
 
     def prepare(self, image: ImageLike) -> np.ndarray:
-        """One path, PIL image or uint8 array -> uint8 ``[3, S, S]`` (RGB, resized, centre square)."""
-        return square(to_pil(image), self.input_size)
+        """One path, PIL image or uint8 array -> uint8 ``[3, s, s]`` (RGB, resized, centre square) at the side the run
+        stored its images (``metadata.host_size``), as evaluation sees them; the graph then resizes to ``input_size``."""
+        return square(to_pil(image), self.metadata.host_size)
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """uint8 ``[B, 3, H, W]`` -> float32 ``[B, C]`` through the model's graph as it is."""

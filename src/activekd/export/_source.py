@@ -48,13 +48,24 @@ def resolve_checkpoint(path: str | Path, round: int | None = None) -> tuple[Path
 
 def dataset_fingerprint(run: Path) -> str | None:
     """``dataset.fingerprint`` from ``RUN/results.json``, or ``None`` when there is none."""
+    return _dataset_field(run, "fingerprint")
+
+
+def stored_image_size(run: Path) -> int | None:
+    """``dataset.image_size`` (the side the run stored its images at) from ``RUN/results.json``; None when unknown
+    (older runs: the predictor then squares to the student's input size)."""
+    size = _dataset_field(run, "image_size")
+    return int(size[0]) if isinstance(size, list) and size and size[0] == size[-1] else None
+
+
+def _dataset_field(run: Path, key: str):
     f = run / "results.json"
     if not f.is_file():
         return None
     try:
-        return (json.loads(f.read_text()).get("dataset") or {}).get("fingerprint")
+        return (json.loads(f.read_text()).get("dataset") or {}).get(key)
     except (OSError, ValueError, AttributeError) as e:
-        log.warning("could not read the dataset fingerprint from %s (%s)", f, e)
+        log.warning("could not read dataset.%s from %s (%s)", key, f, e)
         return None
 
 
@@ -74,6 +85,7 @@ def load_source(path: str | Path, round: int | None = None):
         student=info["student"], class_names=tuple(info["class_names"]), alpha=info["alpha"], beta=info["beta"],
         input_size=int(student.input_size), dataset_fingerprint=dataset_fingerprint(run),
         activekd_version=__version__, source=str(ckpt.relative_to(run)) if ckpt.is_relative_to(run) else ckpt.name,
+        image_size=stored_image_size(run),
     )
     return student, meta
 

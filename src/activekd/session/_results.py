@@ -35,6 +35,13 @@ def dumps(obj: Any) -> str:
     return json.dumps(clean_json(obj), indent=2, allow_nan=False)
 
 
+def dataset_entry(ds) -> dict:
+    """What ``results.json`` says about the dataset; ``image_size`` is the ``[C, H, W]`` its images are stored at (the
+    deployed predictor cuts the same square)."""
+    return {"name": ds.name, "fingerprint": ds.fingerprint(), "num_classes": ds.num_classes,
+            "class_names": list(ds.class_names), "image_size": list(ds.images.size)}
+
+
 def build_results(store: SessionStore, config: dict, dataset: dict, teacher: str | None, total_rounds: int) -> dict:
     """The results document of a run, from its store alone."""
     rounds = store.rounds()

@@ -31,6 +31,7 @@ from activekd.train import (
     LabeledSplit,
     Outputs,
     TrainBatchSource,
+    ViewTargets,
     evaluate_student,
 )
 
@@ -41,7 +42,7 @@ from ._faults import kill_point
 from ._lock import RunLock
 from ._open import open_session, stored_config
 from ._oracle import Oracle
-from ._results import build_results, write_results
+from ._results import build_results, dataset_entry, write_results
 from ._runlog import attach_run_log, detach_run_log, log_opened, log_round
 from ._signals import agreement_signals
 from ._store import SessionStore
@@ -66,15 +67,17 @@ class RoundData:
     labels: Tensor  # [m] long
     unlabeled_pos: Tensor  # [u] long: pool images without a label
     teacher: Tensor | None  # [N, C] teacher logits by dataset row, None without a teacher
+    views: ViewTargets | None = None  # the teacher's fixed views by dataset row (VLM teacher, --views, --augment)
 
     def labels_digest(self) -> str:
         """A short hash of the (id, label) pairs this round trains on: a correction changes it."""
         return hashlib.sha256("\n".join(f"{i}\t{y}" for i, y in sorted(self.labeled)).encode()).hexdigest()[:16]
 
     def train_source(self) -> TrainBatchSource:
-        t = self.teacher
+        t, v = self.teacher, self.views
         return TrainBatchSource(self.labeled_pos, self.labels, self.unlabeled_pos,
-                                None if t is None else t[self.labeled_pos], None if t is None else t[self.unlabeled_pos])
+                                None if t is None else t[self.labeled_pos], None if t is None else t[self.unlabeled_pos],
+                                None if v is None else v.take(self.labeled_pos), None if v is None else v.take(self.unlabeled_pos))
 
 
 class PhaseClock:
@@ -199,7 +202,8 @@ class ActiveSession:
         lab_pos = torch.from_numpy(ds.index_of([i for i, _ in labeled]))
         unl_pos = torch.from_numpy(np.setdiff1d(ds.split_indices("pool"), lab_pos.numpy()))
         table = self.teacher.table(labeled) if self.teacher is not None else None
-        return RoundData(r, labeled, lab_pos, torch.tensor([y for _, y in labeled], dtype=torch.long), unl_pos, table)
+        views = self.teacher.views(labeled) if self.teacher is not None and self.config.train.augment else None
+        return RoundData(r, labeled, lab_pos, torch.tensor([y for _, y in labeled], dtype=torch.long), unl_pos, table, views)
 
     def _record(self, r: int, metrics: dict, batch: Batch, ckpt: tuple[str | None, str | None]) -> None:
         now = self.oracle.answers_now(batch) if batch.ids else []
@@ -230,10 +234,8 @@ class ActiveSession:
 
     # --- results and labels -------------------------------------------------------------------
     def write_results(self) -> dict:
-        ds = self.dataset
-        dataset = {"name": ds.name, "fingerprint": ds.fingerprint(), "num_classes": ds.num_classes, "class_names": list(ds.class_names)}
-        res = build_results(self.store, self.config.to_dict(), dataset, None if self.teacher is None else self.teacher.name,
-                            self.config.loop.rounds)
+        teacher = None if self.teacher is None else self.teacher.name
+        res = build_results(self.store, self.config.to_dict(), dataset_entry(self.dataset), teacher, self.config.loop.rounds)
         return write_results(self.out, res)
 
     def add_labels(self, answers, *, relabel: bool = False, origin: str = "python"):

@@ -9,7 +9,8 @@ import torch
 from torch import Tensor
 
 from activekd.data import Dataset
-from activekd.teachers import Teacher
+from activekd.teachers import Teacher, ViewTeacher
+from activekd.train import ViewTargets
 
 from ._errors import SessionError
 
@@ -29,6 +30,8 @@ class TeacherLogits:
         self._teacher: Teacher | None = None
         self._table: Tensor | None = None
         self._fit_on: tuple | None = None
+        self._views: ViewTargets | None = None
+        self._views_on: tuple | None = None
 
     @property
     def teacher(self) -> Teacher:
@@ -50,3 +53,25 @@ class TeacherLogits:
         table[torch.from_numpy(pos)] = self.teacher.logits([ds.ids[i] for i in pos]).float()
         self._table, self._fit_on = table, key
         return table
+
+    def views(self, labeled: list[tuple[str, int]]) -> ViewTargets | None:
+        """The teacher's ``K`` fixed augmented views (``theta`` ``[N, K, 2, 3]``) and its logits on each (``[N, K, C]``),
+        by dataset position for the pool and labeled images (other rows zero); None when the teacher has no views
+        (fixed teachers). Computed once, like :meth:`table`, and again after a refit."""
+        t = self.teacher
+        if not (isinstance(t, ViewTeacher) and t.num_views > 0):
+            return None
+        self.table(labeled)  # fits an adaptive teacher on ``labeled``
+        key = tuple(labeled)
+        if self._views is not None and (not t.adaptive or self._views_on == key):
+            return self._views
+        ds = self.dataset
+        pos = np.union1d(ds.split_indices("pool"), ds.index_of([i for i, _ in labeled])).astype(np.int64)
+        ids, rows = [ds.ids[i] for i in pos], torch.from_numpy(pos)
+        theta = torch.zeros(len(ds), t.num_views, 2, 3)
+        logits = torch.zeros(len(ds), t.num_views, ds.num_classes)
+        theta[rows] = t.view_params(ids)
+        for k in range(t.num_views):
+            logits[rows, k] = t.view_logits(ids, k).float()
+        self._views, self._views_on = ViewTargets(theta, logits), key
+        return self._views

@@ -11,6 +11,7 @@ from ._base import (
     Teacher,
     TeacherConfig,
     TeacherContext,
+    ViewTeacher,
     create_teacher,
     list_teachers,
     register_teacher,
@@ -35,7 +36,7 @@ from ._templates import IMAGENET_TEMPLATES, load_class_renames, resolve_template
 from ._zeroshot import VLMTeacher, text_classifier, zero_shot_classifier
 
 __all__ = [
-    "TEACHERS", "TableTeacher", "Teacher", "TeacherConfig", "TeacherContext", "create_teacher", "list_teachers",
+    "TEACHERS", "TableTeacher", "Teacher", "TeacherConfig", "TeacherContext", "ViewTeacher", "create_teacher", "list_teachers",
     "register_teacher", "TeacherFileError", "load_teacher_file",
     "EmbeddingCache", "ImageEmbedder", "TeacherWeightsError", "create_backbone", "embed_dataset",
     "clap_logits", "clap_penalty_weights", "fit_clap", "fit_tip_adapter_f", "tip_adapter_logits", "zero_shot_logits",

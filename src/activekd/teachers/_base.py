@@ -7,6 +7,7 @@ The session computes a teacher's logits once per fit and caches them, never per 
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,10 @@ from torch import Tensor
 from activekd.data import Dataset
 from activekd.errors import TeacherError, UnknownIdError
 from activekd.registry import Registry, parse_spec
+
+from ._fewshot import check_recipe
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -43,6 +48,21 @@ class Teacher(Protocol):
         ...
 
 
+@runtime_checkable
+class ViewTeacher(Protocol):
+    """A teacher that also scores ``num_views`` fixed augmented views of each image (VLM teachers with ``views > 0``).
+
+    ``view_params(ids)``: ``[len(ids), K, 2, 3]`` the views' crop + flip maps on the dataset's uint8 images
+    (``activekd.train.view_params``); ``view_logits(ids, k)``: ``[len(ids), C]`` the logits of view ``k``.
+    """
+
+    num_views: int
+
+    def view_params(self, ids: Sequence[str]) -> Tensor: ...
+
+    def view_logits(self, ids: Sequence[str], k: int) -> Tensor: ...
+
+
 @dataclass(frozen=True)
 class TeacherConfig:
     """How to build the teacher."""
@@ -54,8 +74,10 @@ class TeacherConfig:
     batch_size: int = field(default=256, metadata={"help": "images per teacher forward pass"})
     embed_workers: int = field(default=4, metadata={"help": "DataLoader worker processes that decode and preprocess images for the VLM embedding pass (0 = in the main process)"})
     few_shot_epochs: int | None = field(default=None, metadata={"help": "epochs of each few-shot refit; default: the paper's (clap 300, tip-adapter-f 20)"})
+    few_shot_recipe: str = field(default="published", metadata={"help": "how the few-shot head is trained: published (each method's paper defaults) | reference (CLAP as in the PCoreSet authors' code: SGD lr 0.01, batch 64, --few-shot-epochs (default 300) × |labeled| samples, warm-up + linear decay); see docs/presets.md"})
     tip_alpha: float = field(default=1.0, metadata={"help": "Tip-Adapter-F residual ratio alpha (weight of the cache logits)"})
     tip_beta: float = field(default=5.5, metadata={"help": "Tip-Adapter-F sharpness beta of the affinity exp(-beta (1 - cos))"})
+    views: int = field(default=0, metadata={"help": "augmented views per image embedded once for VLM teachers (with --augment), so the student's crop and the teacher's target are the same view; 0 = live crops with the whole-image target"})
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -64,6 +86,9 @@ class TeacherConfig:
             raise TeacherError(f"teacher embed_workers must be >= 0, got {self.embed_workers}")
         if self.few_shot_epochs is not None and self.few_shot_epochs < 1:
             raise TeacherError(f"teacher few_shot_epochs must be >= 1, got {self.few_shot_epochs}")
+        check_recipe(self.few_shot_recipe, self.few_shot)
+        if self.views < 0:
+            raise TeacherError(f"teacher views must be >= 0 (0 = no fixed views), got {self.views}")
         if not (math.isfinite(self.tip_alpha) and self.tip_alpha >= 0 and math.isfinite(self.tip_beta) and self.tip_beta > 0):
             raise TeacherError(f"teacher tip_alpha must be >= 0 and tip_beta > 0, got {self.tip_alpha}, {self.tip_beta}")
 
@@ -94,6 +119,9 @@ def create_teacher(config: TeacherConfig, ctx: TeacherContext) -> Teacher:
     if config.few_shot != "none" and not teacher.adaptive:
         raise TeacherError(f"--few-shot {config.few_shot} needs a vision-language teacher (openclip:..., hf:...); "
                          f"{config.spec!r} gives fixed logits")
+    if config.views and not isinstance(teacher, ViewTeacher):
+        log.warning("teacher %s has no augmented views (--views %d ignored): its per-image logits serve every crop",
+                    config.spec, config.views)
     return teacher
 
 

@@ -134,20 +134,29 @@ def slug(name: str) -> str:
 # ----------------------------------------------------------------------------- the embedding pass
 
 
+class ImageView(Protocol):
+    """Another picture of each image than the original (an augmented view): ``view(position)`` -> PIL image;
+    ``meta``: JSON-able description of it, part of the embedding cache's key. Picklable (DataLoader workers)."""
+
+    meta: dict
+
+    def __call__(self, position: int) -> Image.Image: ...
+
+
 class _Pixels(torch.utils.data.Dataset):
-    def __init__(self, images: ImageSource, positions: np.ndarray, transform: Callable[[Image.Image], Tensor]) -> None:
-        self.images, self.positions, self.transform = images, positions, transform
+    def __init__(self, load: Callable[[int], Image.Image], positions: np.ndarray, transform: Callable[[Image.Image], Tensor]) -> None:
+        self.load, self.positions, self.transform = load, positions, transform
 
     def __len__(self) -> int:
         return len(self.positions)
 
     def __getitem__(self, i: int) -> Tensor:
-        return self.transform(self.images.pil(int(self.positions[i])).convert("RGB"))
+        return self.transform(self.load(int(self.positions[i])).convert("RGB"))
 
 
 def encode_images(model: VisionLanguageModel, images: ImageSource, positions: np.ndarray, *, batch_size: int,
-                  workers: int, device: torch.device, desc: str = "embedding images") -> Tensor:
-    """Embed the images at ``positions``: ``[n, D]`` L2-normalised float32 on the CPU, in order.
+                  workers: int, device: torch.device, desc: str = "embedding images", view: ImageView | None = None) -> Tensor:
+    """Embed the images at ``positions`` (or their ``view``): ``[n, D]`` L2-normalised float32 on the CPU, in order.
 
     Decoding and preprocessing run in ``workers`` DataLoader processes (none when one batch is
     enough); the forward pass in bf16 autocast on CUDA, fp32 elsewhere.
@@ -157,7 +166,7 @@ def encode_images(model: VisionLanguageModel, images: ImageSource, positions: np
         raise TeacherError("encode_images: no images to embed")
     n_batches = -(-len(positions) // batch_size)
     loader = torch.utils.data.DataLoader(
-        _Pixels(images, positions, model.transform()), batch_size=batch_size, shuffle=False,
+        _Pixels(view or images.pil, positions, model.transform()), batch_size=batch_size, shuffle=False,
         num_workers=min(workers, n_batches - 1) if n_batches > 1 else 0, pin_memory=is_accelerator(device),
     )
     out = []
@@ -312,20 +321,23 @@ class EmbeddingCache:
 
 
 class ImageEmbedder:
-    """Embeddings for sample ids, computed on demand and cached (see the module docstring)."""
+    """Embeddings for sample ids, computed on demand and cached (see the module docstring); of the original images,
+    or of one augmented ``view`` of each (its ``meta`` joins the cache key, so each view has its own folder)."""
 
     def __init__(self, model: VisionLanguageModel, dataset: Dataset, cache_dir: str | os.PathLike, *, batch_size: int = 256,
-                 workers: int = 4, device: torch.device | str = "cpu") -> None:
+                 workers: int = 4, device: torch.device | str = "cpu", view: ImageView | None = None) -> None:
         self.model = model
         self.dataset = dataset
         self.batch_size = batch_size
         self.workers = workers
         self.device = torch.device(device)
-        self.cache = EmbeddingCache(Path(cache_dir), model.name, {
+        self.view = view
+        meta = {
             "model": model.identity, "preprocess": model.preprocess,
             "dataset": {"name": dataset.name, "images": images_fingerprint(dataset), "size": len(dataset)},
             "normalized": True,
-        }, dataset)
+        }
+        self.cache = EmbeddingCache(Path(cache_dir), model.name, meta if view is None else {**meta, "view": view.meta}, dataset)
 
     @property
     def directory(self) -> Path:
@@ -338,7 +350,7 @@ class ImageEmbedder:
         if len(todo):
             log.info("embedding %d image(s) with %s (cache: %s)", len(todo), self.model.name, self.directory)
             emb = encode_images(self.model, self.dataset.images, todo, batch_size=self.batch_size, workers=self.workers,
-                                device=self.device, desc=f"embedding images ({self.model.name})")
+                                device=self.device, desc=f"embedding images ({self.model.name})", view=self.view)
             self.cache.add(todo, emb)
         return self.cache.get(positions)
 

@@ -9,6 +9,10 @@ class per method. Shapes: ``features [n, D]`` (unit rows), ``labels [n]`` long, 
 Differences from the papers, both deliberate: features are the cached centre-crop embeddings (the
 papers add 10-20 augmented views per labeled image), and no validation set is used to pick
 hyperparameters (the papers' defaults below are used as they are; CLAP is designed to need none).
+
+Recipes (``FEW_SHOT_RECIPES``, ``--few-shot-recipe``): ``published`` = each method's paper defaults
+(``ClapSettings``, ``TipAdapterSettings``); ``reference`` = the CLAP schedule of the PCoreSet authors'
+code (``ClapReferenceSettings``; CLAP only). See docs/presets.md.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol, Union
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +28,7 @@ from torch import Tensor
 
 from activekd.errors import TeacherError
 from activekd.registry import Registry
+from activekd.train import lr_factor
 
 LOGIT_SCALE = 100.0
 """CLIP's learned temperature (exp(4.6052) = 100, the clamp value), used by every VLM teacher."""
@@ -70,6 +75,48 @@ class ClapSettings:
     warmup_lr: float = 1e-5
     logit_scale: float = LOGIT_SCALE
 
+    def plan(self, n: int, generator: torch.Generator) -> Iterator[tuple[float, Tensor]]:
+        """``(lr, batch indices [≤ batch_size])`` per step: ``epochs`` shuffled passes over the ``n`` samples,
+        lr 1e-5 in the first epoch, then ``0.5 · lr · (1 + cos(π (epoch − 1) / epochs))``."""
+        for epoch in range(self.epochs):
+            lr = self.warmup_lr if epoch == 0 else 0.5 * self.lr * (1 + math.cos(math.pi * (epoch - 1) / self.epochs))
+            for b in _batches(n, self.batch_size, generator):
+                yield lr, b
+
+
+@dataclass(frozen=True)
+class ClapReferenceSettings:
+    """The CLAP schedule of the PCoreSet authors' code (erjui/PCoreSet ``clap_others.py``,
+    ``train_clap_teacher``): SGD, momentum 0.9, lr 0.01, batch 64, ``repeat × n`` samples drawn with
+    replacement (``RandomSampler(replacement=True)``, ``drop_last=True``: ``⌊repeat · n / 64⌋`` full
+    batches), linear warm-up over 10% of the steps then linear decay to 0, no weight decay. The
+    reference crops each image afresh every step (RandomResizedCrop, area 0.08-1); here the
+    features are whatever the teacher embedded (the centre crop, or its fixed views)."""
+
+    repeat: int = 300
+    lr: float = 0.01
+    momentum: float = 0.9
+    batch_size: int = 64
+    warmup: float = 0.1
+    logit_scale: float = LOGIT_SCALE
+
+    def steps(self, n: int) -> int:
+        """``max(1, ⌊repeat · n / batch_size⌋)``."""
+        return max(1, self.repeat * n // self.batch_size)
+
+    def lr_at(self, step: int, total: int) -> float:
+        """``lr · lr_factor(step, total, warmup)``: the student's warm-up + linear decay (``activekd.train.lr_factor``)."""
+        return self.lr * lr_factor(step, total, self.warmup)
+
+    def plan(self, n: int, generator: torch.Generator) -> Iterator[tuple[float, Tensor]]:
+        """``(lr, batch indices [batch_size])`` per step, indices drawn uniformly with replacement."""
+        total = self.steps(n)
+        for step in range(total):
+            yield self.lr_at(step, total), torch.randint(n, (self.batch_size,), generator=generator)
+
+
+ClapRecipe = Union[ClapSettings, ClapReferenceSettings]
+
 
 def clap_penalty_weights(zs_logits: Tensor, labels: Tensor, num_classes: int, unseen: float = 1.0) -> Tensor:
     """CLAP's class-adaptive multipliers λ ``[C]`` from zero-shot performance on the support set.
@@ -86,13 +133,14 @@ def clap_penalty_weights(zs_logits: Tensor, labels: Tensor, num_classes: int, un
 
 
 def fit_clap(features: Tensor, labels: Tensor, base: Tensor, *, generator: torch.Generator,
-             settings: ClapSettings = ClapSettings()) -> Tensor:
+             settings: ClapRecipe = ClapSettings()) -> Tensor:
     """CLAP: a linear probe initialised at the zero-shot prototypes, with a class-adaptive penalty.
 
     Minimises  CE(s · f · normalize(w_c)) + mean_c λ_c ‖w_c − t_c‖²  over the prototypes ``w [C, D]``,
     starting at ``w = t = base`` (the zero-shot prototypes at the text embeddings' own scale, as in
     the official code), λ from ``clap_penalty_weights`` on the zero-shot logits of the support set.
-    Returns the fitted prototypes ``[C, D]`` (use ``clap_logits``).
+    ``settings`` is the recipe: its ``plan`` gives each step's lr and minibatch. Returns the fitted
+    prototypes ``[C, D]`` (use ``clap_logits``).
     """
     num_classes = base.shape[0]
     _check(features, labels, num_classes)
@@ -101,17 +149,15 @@ def fit_clap(features: Tensor, labels: Tensor, base: Tensor, *, generator: torch
         lam = clap_penalty_weights(zero_shot_logits(features, F.normalize(base, dim=-1).T, settings.logit_scale), labels, num_classes)
         w = base.clone().requires_grad_(True)
         opt = torch.optim.SGD([w], lr=settings.lr, momentum=settings.momentum)
-        for epoch in range(settings.epochs):
-            lr = settings.warmup_lr if epoch == 0 else 0.5 * settings.lr * (1 + math.cos(math.pi * (epoch - 1) / settings.epochs))
+        for lr, b in settings.plan(len(labels), generator):
             for group in opt.param_groups:
                 group["lr"] = lr
-            for b in _batches(len(labels), settings.batch_size, generator):
-                b = b.to(features.device)
-                logits = settings.logit_scale * features[b] @ F.normalize(w, dim=-1).T
-                loss = F.cross_entropy(logits, labels[b]) + (lam * (w - base).pow(2).sum(-1)).mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+            b = b.to(features.device)
+            logits = settings.logit_scale * features[b] @ F.normalize(w, dim=-1).T
+            loss = F.cross_entropy(logits, labels[b]) + (lam * (w - base).pow(2).sum(-1)).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
     return w.detach()
 
 
@@ -173,6 +219,30 @@ def fit_tip_adapter_f(features: Tensor, labels: Tensor, classifier: Tensor, *, g
     return keys.detach(), values
 
 
+# ----------------------------------------------------------------------------- recipes
+
+
+FEW_SHOT_RECIPES: Registry[dict[str, tuple[type, str]]] = Registry("few-shot recipe")
+"""recipe -> ``{method: (settings class, the field --few-shot-epochs sets)}``; a method a recipe lacks is refused."""
+FEW_SHOT_RECIPES.register("published")({"clap": (ClapSettings, "epochs"), "tip-adapter-f": (TipAdapterSettings, "epochs")})
+FEW_SHOT_RECIPES.register("reference")({"clap": (ClapReferenceSettings, "repeat")})
+
+
+def check_recipe(recipe: str, method: str) -> None:
+    """Raise unless ``recipe`` is known and (``method`` "none" aside) covers ``method``."""
+    methods = FEW_SHOT_RECIPES.get(recipe)
+    if method != "none" and method in FEW_SHOT_HEADS and method not in methods:
+        raise TeacherError(f"few-shot recipe {recipe!r} has no {method}; it covers: {', '.join(methods)}")
+
+
+def recipe_settings(recipe: str, method: str, *, epochs: int | None = None, **extra: float):
+    """The settings ``recipe`` gives ``method``; ``epochs`` (None = the recipe's own) sets its epochs
+    (``published``) or its repeat factor (``reference``: ``epochs × n`` samples); ``extra``: other fields."""
+    check_recipe(recipe, method)
+    cls, epochs_field = FEW_SHOT_RECIPES.get(recipe)[method]
+    return cls(**({epochs_field: epochs} if epochs is not None else {}), **extra)
+
+
 # ----------------------------------------------------------------------------- heads
 
 
@@ -187,9 +257,10 @@ class FewShotHead(Protocol):
 class ClapHead:
     """CLAP on the zero-shot classifier ``[D, C]``; ``text_norm`` puts the prototypes back at the text embeddings' scale."""
 
-    def __init__(self, classifier: Tensor, text_norm: float, *, epochs: int | None = None, **_: object) -> None:
+    def __init__(self, classifier: Tensor, text_norm: float, *, recipe: str = "published", epochs: int | None = None,
+                 **_: object) -> None:
         self.base = classifier.T.float() * float(text_norm)
-        self.settings = ClapSettings(epochs=epochs) if epochs is not None else ClapSettings()
+        self.settings = recipe_settings(recipe, "clap", epochs=epochs)
         self.prototypes = self.base
 
     def fit(self, features: Tensor, labels: Tensor, generator: torch.Generator) -> None:
@@ -203,11 +274,10 @@ class ClapHead:
 class TipAdapterFHead:
     """Tip-Adapter-F on the zero-shot classifier ``[D, C]``."""
 
-    def __init__(self, classifier: Tensor, text_norm: float, *, epochs: int | None = None, alpha: float = 1.0,
-                 beta: float = 5.5, **_: object) -> None:
+    def __init__(self, classifier: Tensor, text_norm: float, *, recipe: str = "published", epochs: int | None = None,
+                 alpha: float = 1.0, beta: float = 5.5, **_: object) -> None:
         self.classifier = classifier.float()
-        extra = {"epochs": epochs} if epochs is not None else {}
-        self.settings = TipAdapterSettings(alpha=alpha, beta=beta, **extra)
+        self.settings = recipe_settings(recipe, "tip-adapter-f", epochs=epochs, alpha=alpha, beta=beta)
         self.keys: Tensor | None = None
         self.values: Tensor | None = None
 
@@ -233,10 +303,9 @@ FEW_SHOT_HEADS.register("clap")(ClapHead)
 FEW_SHOT_HEADS.register("tip-adapter-f")(TipAdapterFHead)
 
 
-def create_head(method: str, classifier: Tensor, text_norm: float, *, epochs: int | None = None, alpha: float = 1.0,
-                beta: float = 5.5) -> FewShotHead:
-    """The few-shot head ``method`` (clap | tip-adapter-f) on ``classifier [D, C]``; ``epochs`` None = the paper's.
-
-    ``alpha`` / ``beta`` are Tip-Adapter's residual ratio and sharpness (ignored by CLAP).
-    """
-    return FEW_SHOT_HEADS.get(method)(classifier, text_norm, epochs=epochs, alpha=alpha, beta=beta)
+def create_head(method: str, classifier: Tensor, text_norm: float, *, recipe: str = "published", epochs: int | None = None,
+                alpha: float = 1.0, beta: float = 5.5) -> FewShotHead:
+    """The few-shot head ``method`` (clap | tip-adapter-f) on ``classifier [D, C]``, trained by ``recipe``
+    (``FEW_SHOT_RECIPES``); ``epochs`` None = the recipe's. ``alpha`` / ``beta``: Tip-Adapter's residual
+    ratio and sharpness (ignored by CLAP)."""
+    return FEW_SHOT_HEADS.get(method)(classifier, text_norm, recipe=recipe, epochs=epochs, alpha=alpha, beta=beta)

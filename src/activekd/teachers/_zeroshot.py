@@ -9,7 +9,9 @@ re-normalise: ``W[:, c]``. Logits = 100 · normalised image embedding · W. The 
 on disk per (model, prompt names, templates) under ``CACHE/embeddings/text/``, the image
 embeddings per (model, preprocessing, dataset) (``_embed.EmbeddingCache``); a teacher whose
 embeddings are all cached never loads the model. ``logits(ids)`` embeds only ids not yet cached,
-then runs the head; ``fit`` (few-shot teachers) refits the head on the labeled ids' embeddings.
+then runs the head; ``fit`` (few-shot teachers) refits the head on the labeled ids' (whole-image) embeddings.
+With ``TeacherConfig.views = K`` the teacher also scores K fixed augmented views of each image
+(``view_logits(ids, k)``: the same head on view k's cached embeddings, see ``_views``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from torch import Tensor
 
 from activekd._atomic import atomic_path
 from activekd.errors import TeacherError
+from activekd.train._augment import view_params
 
 from ._base import TeacherConfig, TeacherContext, register_teacher
 from ._embed import (
@@ -43,6 +46,7 @@ from ._fewshot import (
     zero_shot_logits,
 )
 from ._templates import load_class_renames, prompts, resolve_templates
+from ._views import view_embedders
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +95,11 @@ class VLMTeacher:
     """
 
     def __init__(self, name: str, embedder: ImageEmbedder, classifier: Tensor, head: FewShotHead | None, *,
-                 device: torch.device, seed: int = 0) -> None:
+                 device: torch.device, seed: int = 0, views: Sequence[ImageEmbedder] = ()) -> None:
         self.name = name
         self.embedder = embedder
+        self.views = list(views)
+        self.num_views = len(self.views)
         self.classifier = classifier.float()
         self.head = head
         self.adaptive = head is not None
@@ -106,7 +112,20 @@ class VLMTeacher:
         return self.embedder.embeddings(ids)
 
     def logits(self, ids: Sequence[str]) -> Tensor:
-        emb = self.embeddings(ids)
+        return self._head_logits(self.embeddings(ids))
+
+    def view_params(self, ids: Sequence[str]) -> Tensor:
+        """``[len(ids), K, 2, 3]``: the crop + flip maps of the ``K`` fixed views (see ``_views``)."""
+        return view_params(self.seed, self.embedder.dataset.index_of(ids), self.num_views)
+
+    def view_logits(self, ids: Sequence[str], k: int) -> Tensor:
+        """``[len(ids), C]``: the head (zero-shot, or the fitted few-shot head) on view ``k``'s embeddings."""
+        if not 0 <= k < self.num_views:
+            raise TeacherError(f"teacher {self.name!r} has {self.num_views} view(s); no view {k}")
+        return self._head_logits(self.views[k].embeddings(ids))
+
+    def _head_logits(self, emb: Tensor) -> Tensor:
+        """Normalised image embeddings ``[n, D]`` -> ``[n, C]`` float32 CPU logits."""
         w = self.classifier.to(self.device)
         out = []
         with torch.inference_mode():
@@ -123,9 +142,16 @@ class VLMTeacher:
             raise TeacherError(f"teacher fit: {len(ids)} ids but {len(labels)} labels")
         if len(labels) and (labels.min() < 0 or labels.max() >= self.num_classes):
             raise TeacherError(f"teacher fit: labels must be in 0..{self.num_classes - 1} (unknown labels cannot be fitted)")
-        features = self.embeddings(ids).to(self.device) if len(ids) else torch.empty(0, self.classifier.shape[0], device=self.device)
+        features = self._fit_features(ids)
         generator = torch.Generator().manual_seed(self.seed)
-        self.head.fit(features, labels.to(self.device), generator)
+        self.head.fit(features, labels.repeat(1 + self.num_views).to(self.device), generator)
+
+    def _fit_features(self, ids: Sequence[str]) -> Tensor:
+        """``[(1 + K) · n, D]``: the labeled images' whole-image embeddings, then each fixed view's (the head is fitted
+        on the views the student trains on too; labels repeat in the same order)."""
+        if not len(ids):
+            return torch.empty(0, self.classifier.shape[0], device=self.device)
+        return torch.cat([self.embeddings(ids)] + [v.embeddings(ids) for v in self.views]).to(self.device)
 
 
 def build_vlm_teacher(config: TeacherConfig, ctx: TeacherContext) -> VLMTeacher:
@@ -140,10 +166,14 @@ def build_vlm_teacher(config: TeacherConfig, ctx: TeacherContext) -> VLMTeacher:
     classifier, text_norm = text_classifier(model, names, templates, cache_dir=Path(ctx.cache_dir), batch_size=config.batch_size, device=device)
     head = None
     if config.few_shot != "none":
-        head = create_head(config.few_shot, classifier, text_norm, epochs=config.few_shot_epochs, alpha=config.tip_alpha, beta=config.tip_beta)
+        head = create_head(config.few_shot, classifier, text_norm, epochs=config.few_shot_epochs, alpha=config.tip_alpha,
+                           beta=config.tip_beta, recipe=config.few_shot_recipe)
     embedder = ImageEmbedder(model, ds, ctx.cache_dir, batch_size=config.batch_size, workers=config.embed_workers, device=device)
     name = f"{config.spec} ({'zero-shot' if head is None else config.few_shot}, {len(templates)} template{'s' * (len(templates) > 1)})"
-    return VLMTeacher(name, embedder, classifier, head, device=device, seed=ctx.seed)
+    views = view_embedders(model, ds, config, ctx)
+    if views:
+        name = f"{name[:-1]}, {len(views)} views)"
+    return VLMTeacher(name, embedder, classifier, head, device=device, seed=ctx.seed, views=views)
 
 
 @register_teacher("openclip")

@@ -1,6 +1,6 @@
 """DHO losses, the per-round trainer, inference and evaluation."""
 
-from ._augment import random_crop_flip
+from ._augment import apply_crop_flip, crop_flip_params, random_crop_flip, view_params
 from ._bank import ImageBank
 from ._config import KD_MODES, TrainConfig
 from ._evaluate import (
@@ -16,6 +16,7 @@ from ._losses import DHOLoss, kl_t
 from ._trainer import (
     Outputs,
     TrainBatchSource,
+    ViewTargets,
     lr_factor,
     num_steps,
     predict,
@@ -23,6 +24,6 @@ from ._trainer import (
 )
 
 __all__ = [
-    "random_crop_flip", "ImageBank", "KD_MODES", "TrainConfig", "ALPHAS", "BETAS", "LabeledSplit", "evaluate_extra_set", "evaluate_student", "accuracy", "search_alpha_beta",
+    "apply_crop_flip", "crop_flip_params", "random_crop_flip", "view_params", "ViewTargets", "ImageBank", "KD_MODES", "TrainConfig", "ALPHAS", "BETAS", "LabeledSplit", "evaluate_extra_set", "evaluate_student", "accuracy", "search_alpha_beta",
     "DHOLoss", "kl_t", "Outputs", "TrainBatchSource", "lr_factor", "num_steps", "predict", "train_student",
 ]

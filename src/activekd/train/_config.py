@@ -22,7 +22,7 @@ class TrainConfig:
     repeat: int = field(default=200, metadata={"help": "labeled set sampled with replacement to repeat × |labeled| samples per round"})
     batch_labeled: int = field(default=64, metadata={"help": "labeled images per step"})
     batch_unlabeled: int = field(default=64, metadata={"help": "unlabeled images per step (cycled)"})
-    augment: bool = field(default=False, metadata={"help": "random crop + flip on the device (helps large students on photos; hurts small-cnn on 28 px)"})
+    augment: bool = field(default=False, metadata={"help": "train on augmented views: a random resized crop (area 0.5-1, aspect 3/4-4/3) + horizontal flip of each image, on the device; with a VLM teacher and --views K, one of K fixed views whose teacher logits match the crop"})
     bf16: bool = field(default=True, metadata={"help": "bf16 autocast on CUDA (ignored on CPU)"})
     eval_batch_size: int = field(default=1024, metadata={"help": "images per forward pass at inference"})
 

@@ -28,12 +28,38 @@ from ._config import TrainConfig
 from ._losses import DHOLoss
 
 
+@dataclass(frozen=True)
+class ViewTargets:
+    """``K`` fixed augmented views of ``n`` images and the teacher's logits on each view (CPU tensors).
+
+    ``theta``: ``[n, K, 2, 3]`` crop + flip maps (``_augment.view_params``); ``logits``: ``[n, K, C]``.
+    """
+
+    theta: Tensor
+    logits: Tensor
+
+    def __post_init__(self) -> None:
+        t, z = self.theta, self.logits
+        if t.ndim != 4 or t.shape[2:] != (2, 3) or z.ndim != 3 or z.shape[:2] != t.shape[:2] or t.shape[1] < 1:
+            raise InputError(f"views need theta [n, K, 2, 3] and logits [n, K, C], got {tuple(t.shape)} and {tuple(z.shape)}")
+
+    @property
+    def count(self) -> int:
+        return int(self.theta.shape[1])
+
+    def take(self, rows: Tensor) -> ViewTargets:
+        """The views of ``rows`` ``[r]`` (indices into the first dimension)."""
+        return ViewTargets(self.theta[rows], self.logits[rows])
+
+
 @dataclass
 class TrainBatchSource:
     """What one round trains on, as dataset positions and precomputed teacher logits.
 
     Shapes: ``m`` labeled, ``u`` unlabeled, ``C`` classes. ``*_teacher`` may be None when
-    ``TrainConfig.kd == "none"``.
+    ``TrainConfig.kd == "none"``. ``*_views`` (optional, used when ``TrainConfig.augment``): fixed views whose
+    teacher logits are known; each sample then trains on a view drawn uniformly and that view's logits, instead
+    of a live crop and the whole-image logits.
     """
 
     labeled: Tensor  # [m] long positions
@@ -41,6 +67,8 @@ class TrainBatchSource:
     unlabeled: Tensor  # [u] long positions
     labeled_teacher: Tensor | None = None  # [m, C]
     unlabeled_teacher: Tensor | None = None  # [u, C]
+    labeled_views: ViewTargets | None = None  # n = m
+    unlabeled_views: ViewTargets | None = None  # n = u
 
 
 def num_steps(num_labeled: int, cfg: TrainConfig) -> int:
@@ -68,13 +96,7 @@ def train_student(
     returned losses are the mean over ranks.
     """
     device = torch.device(device)
-    m = int(data.labeled.numel())
-    if m == 0:
-        raise InputError("cannot train on an empty labeled set")
-    if cfg.uses_teacher and (data.labeled_teacher is None or data.unlabeled_teacher is None):
-        raise InputError(f"kd={cfg.kd!r} needs teacher logits for the labeled and unlabeled images")
-    if cfg.uses_teacher and int(data.unlabeled.numel()) == 0:
-        raise InputError("distillation needs unlabeled images; the pool is empty")
+    m = _check_source(data, cfg)
     sampler = _Sampler(data, cfg, generator, group, device)
     model = _wrap(student, device, group, cfg)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -102,6 +124,21 @@ def train_student(
     return group.mean(torch.stack(losses).float()).tolist()
 
 
+def _check_source(data: TrainBatchSource, cfg: TrainConfig) -> int:
+    """Refuse a source the round cannot train on; returns the labeled count ``m``."""
+    m = int(data.labeled.numel())
+    if m == 0:
+        raise InputError("cannot train on an empty labeled set")
+    if cfg.uses_teacher and (data.labeled_teacher is None or data.unlabeled_teacher is None):
+        raise InputError(f"kd={cfg.kd!r} needs teacher logits for the labeled and unlabeled images")
+    if cfg.uses_teacher and int(data.unlabeled.numel()) == 0:
+        raise InputError("distillation needs unlabeled images; the pool is empty")
+    for views, n, what in ((data.labeled_views, m, "labeled"), (data.unlabeled_views, int(data.unlabeled.numel()), "unlabeled")):
+        if views is not None and views.theta.shape[0] != n:
+            raise InputError(f"{what} views cover {views.theta.shape[0]} images, the {what} set has {n}")
+    return m
+
+
 def _wrap(student: DualHeadStudent, device: torch.device, group: ProcessGroup, cfg: TrainConfig) -> torch.nn.Module:
     """The student on ``device`` in training mode; under DistributedDataParallel in a process group (batch-norm
     statistics stay per process, as DDP leaves them)."""
@@ -116,8 +153,8 @@ def _wrap(student: DualHeadStudent, device: torch.device, group: ProcessGroup, c
 
 class _Sampler:
     """Every step's batch, drawn in the order one process always draws it: the unlabeled order once, then per step
-    the labeled indices (with replacement), their crops, the next unlabeled slice and its crops. A rank keeps its
-    share of each draw."""
+    the labeled indices (with replacement), their crops (or view indices), the next unlabeled slice and its crops
+    (or view indices). A rank keeps its share of each draw."""
 
     def __init__(self, data: TrainBatchSource, cfg: TrainConfig, generator: torch.Generator, group: ProcessGroup,
                  device: torch.device) -> None:
@@ -131,24 +168,35 @@ class _Sampler:
         self.order = torch.randperm(self.u, generator=generator) if self.u else None
         self.cursor = 0
 
-    def _images(self, bank: ImageBank, positions: Tensor, mine: slice) -> Tensor:
-        theta = crop_flip_params(positions.numel(), self.gen) if self.cfg.augment else None
-        x = bank.get(positions[mine]).float() / 255.0
-        return x if theta is None else apply_crop_flip(x, theta[mine])
+    def _draw(self, bank: ImageBank, positions: Tensor, rows: Tensor, mine: slice, table: Tensor | None,
+              views: ViewTargets | None) -> tuple[Tensor, Tensor | None]:
+        """This rank's images and teacher targets for the global batch ``rows`` (indices into ``positions``)."""
+        views = views if self.cfg.augment else None
+        v = torch.randint(views.count, (rows.numel(),), generator=self.gen) if views is not None else None
+        if v is not None:
+            theta = views.theta[rows, v]
+        else:
+            theta = crop_flip_params(rows.numel(), self.gen) if self.cfg.augment else None
+        x = bank.get(positions[rows[mine]]).float() / 255.0
+        x = x if theta is None else apply_crop_flip(x, theta[mine])
+        if table is None:
+            return x, None
+        if v is None:
+            return x, table[rows[mine].to(self.device)]
+        return x, views.logits[rows[mine], v[mine]].to(self.device)
 
     def next(self, bank: ImageBank) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]:
         """``(x_l, y, t_l, x_u, t_u)`` of this rank's share of the next step (the last three None without a teacher)."""
         cfg, d = self.cfg, self.data
         li = torch.randint(int(d.labeled.numel()), (cfg.batch_labeled,), generator=self.gen)
-        x_l = self._images(bank, d.labeled[li], self.mine_l)
-        mine_li = li[self.mine_l].to(self.device)
+        x_l, t_l = self._draw(bank, d.labeled, li, self.mine_l, self.t_lab, d.labeled_views)
+        y = self.labels[li[self.mine_l].to(self.device)]
         if not cfg.uses_teacher:
-            return x_l, self.labels[mine_li], None, None, None
+            return x_l, y, None, None, None
         take = torch.arange(self.cursor, self.cursor + cfg.batch_unlabeled) % self.u
         self.cursor = (self.cursor + cfg.batch_unlabeled) % self.u
-        ui = self.order[take]
-        x_u = self._images(bank, d.unlabeled[ui], self.mine_u)
-        return x_l, self.labels[mine_li], self.t_lab[mine_li], x_u, self.t_unl[ui[self.mine_u].to(self.device)]
+        x_u, t_u = self._draw(bank, d.unlabeled, self.order[take], self.mine_u, self.t_unl, d.unlabeled_views)
+        return x_l, y, t_l, x_u, t_u
 
 
 @dataclass
