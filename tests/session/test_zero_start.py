@@ -17,6 +17,7 @@ import torch
 from activekd.cli import main
 from activekd.select import teacher_coverage
 from activekd.session import ActiveSession
+from activekd.session._continuous import score_pool
 from test_kill import cli, state
 
 pytestmark = pytest.mark.slow
@@ -113,6 +114,11 @@ def test_human_run_waits_with_no_label_and_no_student_then_trains_on_the_answers
     capsys.readouterr()
     assert main(["status", str(out)]) == 0
     assert "round 0 awaits labels for 5 of 5" in capsys.readouterr().out
+    with ActiveSession.resume(out, progress=False) as s:  # what `serve` ranks before any student: the teacher's view
+        scores = score_pool(s)
+        assert scores.round == 0 and list(scores.picks) == r0["picks"] and len(scores.ids) == 300
+        torch.testing.assert_close(scores.probs, scores.teacher)
+        assert scores.probs.sum(1).sub(1).abs().max() < 1e-5
     assert main(["resume", str(out)]) == 0  # still waiting: nothing trains
     assert trained_on == [] and labels_by_round(out) == []
 

@@ -116,14 +116,14 @@ class PoolScores:
 def score_pool(session) -> PoolScores:
     """The latest round's student (its checkpoint, retrained with the same seeds if missing) on every pool image."""
     rec = next((x for x in reversed(session.store.rounds()) if x.checkpoint), None)
+    ds = session.dataset
+    pos = torch.from_numpy(np.asarray(ds.split_indices("pool"), dtype=np.int64))
     if rec is None:
-        raise SessionError(f"{session.out} has no trained round yet")
+        return _teacher_scores(session, pos)
     if not (session.out / rec.checkpoint).is_file():
         student, _ = session.train(session.round_data(rec.round))
     else:
         student, _ = load_student(session.out / rec.checkpoint)
-    ds = session.dataset
-    pos = torch.from_numpy(np.asarray(ds.split_indices("pool"), dtype=np.int64))
     probs = session.predict(student, pos, "pool scores").probs(rec.metrics["alpha"], rec.metrics["beta"])
     teacher = None
     if session.teacher is not None:
@@ -132,3 +132,13 @@ def score_pool(session) -> PoolScores:
     pending = session.store.pending_round()
     picks = tuple(pending.picks) if pending is not None and pending.round == rec.round else ()
     return PoolScores(rec.round, [ds.ids[p] for p in pos.tolist()], probs, teacher, picks)
+
+
+def _teacher_scores(session, pos: Tensor) -> PoolScores:
+    """Before any student exists (a zero-label start, ``--shots 0``): the teacher's probabilities stand in for it."""
+    if session.teacher is None:
+        raise SessionError(f"{session.out} has no trained round yet")
+    probs = torch.softmax(session.teacher.table([])[pos].double(), dim=1).float()
+    pending = session.store.pending_round()
+    r, picks = (pending.round, tuple(pending.picks)) if pending is not None else (0, ())
+    return PoolScores(r, [session.dataset.ids[p] for p in pos.tolist()], probs, probs, picks)
