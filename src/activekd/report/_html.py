@@ -23,7 +23,7 @@ figure { margin: 0.8em 0; display: table; } figcaption { display: table-caption;
 pre { background: #f7f7f7; padding: 8px; font-size: 0.8em; overflow-x: auto; }
 .note { color: #555; font-size: 0.9em; } .grid { display: flex; flex-wrap: wrap; gap: 12px; }
 .grid > figure { display: block; flex: 0 1 calc(50% - 6px); margin: 0; } .grid figcaption { display: block; }
-details { margin: 0.3em 0; }
+details { margin: 0.3em 0; } .scroll { overflow-x: auto; max-width: 100%; }
 """
 
 
@@ -41,7 +41,7 @@ def table(header: list[str], rows: list[list[str]], classes: list[list[str]] | N
             cls = " ".join(x for x in (classes[i][j] if classes else "", "text" if j and _is_text(c) else "") if x)
             cells.append(f'<td class="{cls}">{esc(c)}</td>' if cls else f"<td>{esc(c)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"<div class=\"scroll\"><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
 
 
 def _is_text(cell: str) -> bool:
