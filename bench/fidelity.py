@@ -1,8 +1,8 @@
 """What the reference's training choices change: augmentation on/off per student, zero-label start vs 1 shot.
 
 Fashion-MNIST, stand-in teacher, DHO, one strategy, ``ROUNDS × BUDGET`` labels after the start
-(1 shot per class, or ``--shots 0``: round 0 picks ``BUDGET`` images from the teacher's probabilities,
-so both starts end at the same number of labels). Each arm × seed is one resumable run folder
+(1 shot per class, or ``--shots 0``: round 0 picks ``BUDGET`` images from the teacher's probabilities and trains
+nothing, so that arm runs one more round and both starts end at the same number of labels). Each arm × seed is one resumable run folder
 ``OUT/ARM-seedS``; the script prints the final test accuracy (mean ± std over seeds) per arm.
 
     python bench/fidelity.py --seeds 1 2 3 --out runs/fidelity
@@ -30,8 +30,9 @@ ARMS = {
 
 def run_arm(arm: str, seed: int, args: argparse.Namespace) -> dict:
     out = Path(args.out) / f"{arm.replace(', ', '-').replace(' ', '')}-seed{seed}"
+    zero_start = ARMS[arm][-2:] == ["--shots", "0"]  # its first labels arrive after round 0: one more round
     cmd = ["run", "--out", str(out), *ARMS[arm], "--seed", str(seed), "--strategy", args.strategy,
-           "--rounds", str(args.rounds), "--budget", str(args.budget), "--repeat", str(args.repeat),
+           "--rounds", str(args.rounds + zero_start), "--budget", str(args.budget), "--repeat", str(args.repeat),
            "--device", args.device, "--no-progress", "-q"]
     if "resnet18" in arm:
         cmd += ["--student-input-size", str(args.resnet_input)]
