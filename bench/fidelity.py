@@ -39,6 +39,8 @@ def run_arm(arm: str, seed: int, args: argparse.Namespace) -> dict:
     for flag, value in (("--pool-limit", args.pool_limit), ("--test-limit", args.test_limit)):
         if value:
             cmd += [flag, str(value)]
+    if (out / "session.sqlite").exists():  # an existing run: resume it under its own stored options (extended if need be)
+        cmd = ["resume", str(out), "--rounds", str(args.rounds + zero_start), "--device", args.device, "--no-progress", "-q"]
     rc = cli_main(cmd)
     if rc:
         raise SystemExit(rc)
