@@ -20,7 +20,7 @@ from ._runs import Run
 
 RESUMABLE = ("device", "cache_dir", "progress", "labelstudio")  # = activekd.config.RunConfig.RESUMABLE (a test keeps them equal)
 _SEED_SUFFIX = re.compile(r"[-_.]?seed[-_]?\d+$")
-LATER_FIELDS = {"data": {"eval_on": []}, "student": {"tune": "full"}}
+LATER_FIELDS = {"data": {"eval_on": []}, "student": {"tune": "full"}, "teacher": {"views": 0, "few_shot_recipe": "published"}}
 """Configuration fields added after results schema 2, with their defaults: a run written before a field existed
 groups with later runs that keep its default (a test keeps these equal to ``RunConfig``'s defaults)."""
 
