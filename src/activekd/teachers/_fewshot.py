@@ -6,8 +6,9 @@ randomness is the minibatch order, drawn from the ``torch.Generator`` passed in)
 class per method. Shapes: ``features [n, D]`` (unit rows), ``labels [n]`` long, ``classifier [D, C]``
 (unit columns, the zero-shot classifier), logits ``[n, C]``.
 
-Differences from the papers, both deliberate: features are the cached centre-crop embeddings (the
-papers add 10-20 augmented views per labeled image), and no validation set is used to pick
+Differences from the papers, both deliberate: features are cached embeddings, of the whole images and,
+with ``--views K``, of K fixed augmented views each (the papers draw 10-20 or fresh augmented views per
+labeled image), and no validation set is used to pick
 hyperparameters (the papers' defaults below are used as they are; CLAP is designed to need none).
 
 Recipes (``FEW_SHOT_RECIPES``, ``--few-shot-recipe``): ``published`` = each method's paper defaults
