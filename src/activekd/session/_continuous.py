@@ -125,10 +125,7 @@ def score_pool(session) -> PoolScores:
     else:
         student, _ = load_student(session.out / rec.checkpoint)
     probs = session.predict(student, pos, "pool scores").probs(rec.metrics["alpha"], rec.metrics["beta"])
-    teacher = None
-    if session.teacher is not None:
-        table = session.teacher.table(session.store.labels(up_to_round=rec.round))
-        teacher = torch.softmax(table[pos].double(), dim=1).float()
+    teacher = _teacher_probs(session, session.store.labels(up_to_round=rec.round), pos) if session.teacher is not None else None
     pending = session.store.pending_round()
     picks = tuple(pending.picks) if pending is not None and pending.round == rec.round else ()
     return PoolScores(rec.round, [ds.ids[p] for p in pos.tolist()], probs, teacher, picks)
@@ -138,7 +135,12 @@ def _teacher_scores(session, pos: Tensor) -> PoolScores:
     """Before any student exists (a zero-label start, ``--shots 0``): the teacher's probabilities stand in for it."""
     if session.teacher is None:
         raise SessionError(f"{session.out} has no trained round yet")
-    probs = torch.softmax(session.teacher.table([])[pos].double(), dim=1).float()
+    probs = _teacher_probs(session, [], pos)
     pending = session.store.pending_round()
     r, picks = (pending.round, tuple(pending.picks)) if pending is not None else (0, ())
     return PoolScores(r, [session.dataset.ids[p] for p in pos.tolist()], probs, probs, picks)
+
+
+def _teacher_probs(session, labeled: list[tuple[str, int]], pos: Tensor) -> Tensor:
+    """``[len(pos), C]``: the teacher's softmax on the pool rows ``pos``, fitted on ``labeled`` when it is adaptive."""
+    return torch.softmax(session.teacher.table(labeled)[pos].double(), dim=1).float()
