@@ -53,12 +53,24 @@ def _fmt(x: Any) -> str:
     return f"{100 * x:6.2f}"
 
 
+MIX_LEGEND = ("α, β: the head mix predicted with (p = (1-α)·CE + α·KD/β); from: prior = pure KD until 2 out-of-sample "
+              "labels per class, picks N = chosen on N labeled picks, val N = DHO's search on N validation labels, "
+              "fixed = --alpha/--beta")
+
+
+def _mix_source(m: dict) -> str:
+    src = m.get("mix_source", "")
+    return f"{src} {m['mix_evidence']}" if src in ("picks", "val") and m.get("mix_evidence") is not None else src
+
+
 def print_round(m: dict) -> None:
     if m.get("round") == 0 or m.get("_header"):
-        print(f"{'round':>5}  {'labels':>6}  {'student %':>9}  {'CE head %':>9}  {'KD head %':>9}  {'teacher %':>9}  {'α':>4}  {'β':>4}")
+        select = m.get("select_alpha")
+        print(MIX_LEGEND + ("" if select is None else f"; selection uses {select:.2f}/{m.get('select_beta', 1.0):.2f}") + ".")
+        print(f"{'round':>5}  {'labels':>6}  {'student %':>9}  {'CE head %':>9}  {'KD head %':>9}  {'teacher %':>9}  {'α':>4}  {'β':>4}  from")
     tag = "  (resumed)" if m.get("resumed") else ""
     print(f"{m['round']:>5}  {m['num_labeled']:>6}  {_fmt(m['student_acc']):>9}  {_fmt(m['ce_acc']):>9}  {_fmt(m['kd_acc']):>9}  "
-          f"{_fmt(m.get('teacher_acc')):>9}  {m['alpha']:>4.2f}  {m['beta']:>4.2f}{tag}", flush=True)
+          f"{_fmt(m.get('teacher_acc')):>9}  {m['alpha']:>4.2f}  {m['beta']:>4.2f}  {_mix_source(m)}{tag}", flush=True)
     for spec, e in (m.get("eval_on") or {}).items():  # --eval-on: one line per extra test set, under the student and teacher columns
         print(f"{'':>5}  {'':>6}  {_fmt(e.get('student_acc')):>9}  {'':>9}  {'':>9}  {_fmt(e.get('teacher_acc')):>9}  "
               f"on {spec} ({e.get('num_images')} images)", flush=True)

@@ -81,9 +81,13 @@ class LoopConfig:
     rounds: int = field(default=10, metadata={"help": "selection rounds after the initial set"})
     budget: int = field(default=10, metadata={"help": "images labeled per round"})
     seed: int = field(default=1, metadata={"help": "seed of the initial set, every student and every strategy"})
-    alpha: float = field(default=0.5, metadata={"help": "KD-head weight α of the prediction p = (1-α)·softmax(ce) + α·softmax(kd/β)"})
+    alpha: float = field(default=0.5, metadata={"help": "KD-head weight α of the prediction p = (1-α)·softmax(ce) + α·softmax(kd/β) "
+                                                        "(erjui/DHO's α weights the CE head: α_DHO = 1 - α); selection's mix"})
     beta: float = field(default=1.0, metadata={"help": "KD-head temperature β of the prediction"})
-    search_alpha_beta: bool = field(default=True, metadata={"help": "pick α, β on the labeled validation split when there is one"})
+    search_alpha_beta: bool = field(default=True, metadata={"help": "choose the mix predicted with from data: DHO's search on the "
+                                                                    "labeled validation split when there is one, else on the labeled picks "
+                                                                    "(out-of-sample for the student that picked them; pure KD until 2 per "
+                                                                    "class); false: --alpha/--beta. Selection always uses --alpha/--beta"})
     initial: str = field(default="shots", metadata={"help": "initial labeled set: shots (--shots per class) | all (every label the dataset carries)"})
     oracle: str = field(default="simulated", metadata={"help": "simulated (ground-truth labels) | human (CSV + Label Studio files, then `activekd label`) "
                                                                  "| labelstudio (pushed to a Label Studio server, then `activekd sync`)"})

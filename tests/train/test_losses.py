@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from activekd.train import DHOLoss, kl_t, lr_factor, num_steps, search_alpha_beta, TrainConfig
+from activekd.train import DHOLoss, kl_t, lr_factor, num_steps, TrainConfig
 
 
 def brute_kl_t(t, s, T):
@@ -45,20 +45,12 @@ def test_schedule_warmup_then_linear_decay():
     assert all(a >= b for a, b in zip(f[10:], f[11:]))
 
 
-def test_num_steps_is_repeat_times_labeled_over_batch():
-    cfg = TrainConfig()
-    assert num_steps(110, cfg) == math.ceil(200 * 110 / 64) == 344
-    assert num_steps(1, TrainConfig(repeat=1)) == 1
-
-
-def test_search_alpha_beta_finds_the_head_that_is_right():
-    y = torch.tensor([0, 1, 2, 0])
-    ce = torch.nn.functional.one_hot(torch.tensor([1, 2, 0, 1]), 3).float() * 5  # always wrong
-    kd = torch.nn.functional.one_hot(y, 3).float() * 5  # always right
-    a, b, acc = search_alpha_beta(ce, kd, y)
-    assert acc == 1.0 and (a, b) == (0.5, 0.5)  # first grid point where the sharper KD head wins
-    a, b, acc = search_alpha_beta(kd, ce, y)  # now the CE head is right
-    assert acc == 1.0 and (a, b) == (0.0, 0.5)
+@pytest.mark.parametrize("m, steps", [(1, 200), (10, 200), (64, 200), (65, 400), (110, 400), (1000, 3200)])
+def test_num_steps_is_the_references_count(m, steps):
+    """erjui/PCoreSet pads the labeled set to a multiple of 64 and draws 200 times that many samples in batches of 64."""
+    padded = 64 * math.ceil(m / 64)  # build_data_loader(drop_last=True, duplicate_if_needed=True)
+    assert num_steps(m, TrainConfig()) == padded * 200 // 64 == steps
+    assert num_steps(m, TrainConfig(repeat=3, batch_labeled=8)) == 3 * math.ceil(m / 8)
 
 
 @pytest.mark.parametrize("kw", [dict(kd="both"), dict(repeat=0), dict(warmup=1.0), dict(lr=0.0), dict(batch_labeled=0)])

@@ -36,6 +36,7 @@ from activekd.train import (
 )
 
 from ._batch import Batch, suggestions
+from ._mix import round_mix, with_votes
 from ._compute import Compute, StudentSpec, TrainJob
 from ._errors import SessionError
 from ._faults import kill_point
@@ -44,7 +45,7 @@ from ._open import open_session, stored_config
 from ._oracle import Oracle
 from ._results import build_results, dataset_entry, write_results
 from ._runlog import attach_run_log, detach_run_log, log_opened, log_round
-from ._signals import agreement_signals
+from ._signals import agreement_positions, agreement_signals
 from ._store import SessionStore
 from ._teacher_logits import TeacherLogits
 from ._zero_start import run_zero_label_round
@@ -178,11 +179,13 @@ class ActiveSession:
         kill_point("evaluate")
         clock.lap("evaluate")
         ckpt = clock.lap("checkpoint", self.save_checkpoint(student, r, metrics) if loop.checkpoints or r == loop.rounds else (None, None))
-        pool = self.predict(student, data.unlabeled_pos, "pool inference")
-        t_pool = None if data.teacher is None else data.teacher[data.unlabeled_pos]
-        metrics.update(agreement_signals(self.out, r, data.unlabeled_pos, pool.probs(metrics["alpha"], metrics["beta"]), t_pool))
+        full = getattr(get_strategy(loop.strategy), "needs_outputs", True)
+        pos = data.unlabeled_pos if full else agreement_positions(data.unlabeled_pos, self.dataset.split_indices("pool"), loop.seed)
+        pool = self.predict(student, pos, "pool inference")
+        t_pool = None if data.teacher is None else data.teacher[pos]
+        metrics.update(agreement_signals(self.out, r, pos, pool.probs(metrics["alpha"], metrics["beta"]), t_pool))
         clock.lap("inference")
-        batch = clock.lap("select", pick_batch(self, student, data, metrics, pool) if r < loop.rounds else Batch(r, (), {}))
+        batch = clock.lap("select", pick_batch(self, student, data, metrics, pool if full else None) if r < loop.rounds else Batch(r, (), {}))
         metrics.update(num_picked=len(batch.ids), seconds=clock.seconds)
         self._record(r, metrics, batch, ckpt)
         log_round(metrics)
@@ -259,8 +262,9 @@ def evaluate_round(session: ActiveSession, student, data: RoundData) -> dict:
 
     test = split("test")
     teacher_test = None if data.teacher is None else data.teacher[test.positions]
+    mix = round_mix(session.store, data.round, loop, ds.num_classes)
     out = evaluate_student(student, session.bank, session.config.train, val=split("val"), test=test, teacher_test=teacher_test,
-                           alpha=loop.alpha, beta=loop.beta, search=loop.search_alpha_beta, device=session.device,
+                           mix=mix, search=loop.search_alpha_beta, select_mix=(loop.alpha, loop.beta), device=session.device,
                            progress=session.config.progress, predict_fn=session.compute.predict)
     if session.config.data.eval_on:
         out["eval_on"] = evaluate_extra_sets(session, student, out["alpha"], out["beta"])
@@ -285,15 +289,16 @@ def pick_batch(session: ActiveSession, student, data: RoundData, metrics: dict, 
     inputs = SelectionInputs(
         pool_ids=[ds.ids[i] for i in data.unlabeled_pos.tolist()], pool_ce=po.ce, pool_kd=po.kd, pool_features=po.features,
         labeled_ids=[i for i, _ in data.labeled], labeled_ce=lo.ce, labeled_kd=lo.kd, labeled_features=lo.features,
-        labeled_labels=data.labels, alpha=metrics["alpha"], beta=metrics["beta"], pool_teacher=t_pool)
+        labeled_labels=data.labels, alpha=metrics.get("select_alpha", cfg.loop.alpha), beta=metrics.get("select_beta", cfg.loop.beta),
+        pool_teacher=t_pool)
     ids = select(cfg.loop.strategy, inputs, budget, generator=torch.Generator().manual_seed(round_seed(cfg.loop.seed, data.round, 2)),
                  device=session.device)
     kill_point("select")
-    if session.oracle.source == "oracle":
-        return Batch(data.round, tuple(ids), {})
     pos = torch.from_numpy(ds.index_of(ids))
-    probs = session.predict(student, pos, "suggestions").probs(metrics["alpha"], metrics["beta"])
-    return Batch(data.round, tuple(ids), suggestions(ids, probs, None if data.teacher is None else data.teacher[pos], ds.class_names))
+    picked = session.predict(student, pos, "picks")
+    guesses = {} if session.oracle.source == "oracle" else suggestions(
+        ids, picked.probs(metrics["alpha"], metrics["beta"]), None if data.teacher is None else data.teacher[pos], ds.class_names)
+    return Batch(data.round, tuple(ids), with_votes(ids, picked, guesses) if cfg.train.kd == "dho" else guesses)
 
 
 def loss_curve(losses: list[float], points: int = 20) -> list[float]:

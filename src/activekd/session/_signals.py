@@ -4,6 +4,10 @@
 the same class as the previous round's (stabilising predictions, Bloodgood & Vijay-Shanker, 2009);
 ``teacher_agreement``: the fraction on which the student agrees with its teacher. Each round's pool
 predictions are kept in ``predictions/round_NNN.npz`` (positions and classes) for the next round.
+
+When the strategy reads no student outputs (``random``), the signals are measured on a fixed sample of
+:data:`AGREEMENT_SAMPLE` pool images rather than the whole pool: a fraction measured on 5,000 images has a
+standard error under 0.7 points, and the pool pass was half of a random run's time.
 """
 
 from __future__ import annotations
@@ -11,9 +15,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from activekd._atomic import atomic_path
+
+
+AGREEMENT_SAMPLE = 5000
+
+
+def agreement_positions(unlabeled: Tensor, pool: np.ndarray, seed: int, size: int = AGREEMENT_SAMPLE) -> Tensor:
+    """The still-unlabeled part of a fixed, seeded sample of ``size`` pool positions (the same sample every round)."""
+    if len(pool) <= size:
+        return unlabeled
+    sample = np.random.default_rng(seed).permutation(np.sort(pool))[:size]
+    return torch.from_numpy(np.intersect1d(unlabeled.numpy(), sample))
 
 
 def predictions_path(out: Path, r: int) -> Path:

@@ -61,7 +61,9 @@ def zero_round_metrics(session, data) -> dict:
     if len(test):
         pos = torch.from_numpy(test)
         teacher_acc = accuracy(data.teacher[pos], torch.from_numpy(ds.labels[test]))
-    return dict(round=data.round, num_labeled=len(data.labeled), alpha=cfg.train.default_alpha(cfg.loop.alpha), beta=cfg.loop.beta,
+    select_alpha = cfg.train.default_alpha(cfg.loop.alpha)
+    return dict(round=data.round, num_labeled=len(data.labeled), alpha=select_alpha, beta=cfg.loop.beta, mix_source="fixed",
+                mix_evidence=0, select_alpha=select_alpha, select_beta=cfg.loop.beta,
                 student_acc=None, ce_acc=None, kd_acc=None, teacher_acc=teacher_acc, train_loss=None,
                 labels_sha256=data.labels_digest(), pool_agreement=None, teacher_agreement=None, student_trained=False,
                 selection=SELECTION)

@@ -3,13 +3,16 @@
 from ._augment import apply_crop_flip, crop_flip_params, random_crop_flip, view_params
 from ._bank import ImageBank
 from ._config import KD_MODES, TrainConfig
-from ._evaluate import (
+from ._evaluate import LabeledSplit, accuracy, evaluate_extra_set, evaluate_student
+from ._headmix import (
     ALPHAS,
     BETAS,
-    LabeledSplit,
-    accuracy,
-    evaluate_extra_set,
-    evaluate_student,
+    MIX_GRID,
+    MIX_SOURCES,
+    VOTES_KEY,
+    MixChoice,
+    choose_from_picks,
+    mix_votes,
     search_alpha_beta,
 )
 from ._losses import DHOLoss, kl_t
@@ -25,5 +28,6 @@ from ._trainer import (
 
 __all__ = [
     "apply_crop_flip", "crop_flip_params", "random_crop_flip", "view_params", "ViewTargets", "ImageBank", "KD_MODES", "TrainConfig", "ALPHAS", "BETAS", "LabeledSplit", "evaluate_extra_set", "evaluate_student", "accuracy", "search_alpha_beta",
+    "MIX_GRID", "MIX_SOURCES", "VOTES_KEY", "MixChoice", "choose_from_picks", "mix_votes",
     "DHOLoss", "kl_t", "Outputs", "TrainBatchSource", "lr_factor", "num_steps", "predict", "train_student",
 ]

@@ -1,4 +1,4 @@
-"""Evaluation: accuracy of mixed predictions, the α/β search of DHO (no retraining needed), a round's figures."""
+"""Evaluation: accuracy of mixed predictions and a round's figures (the head mix: ``_headmix``)."""
 
 from __future__ import annotations
 
@@ -8,31 +8,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from activekd.heads import mix_heads
-
 from ._config import TrainConfig
+from ._headmix import MIX_GRID, MixChoice, search_alpha_beta
 from ._trainer import predict
-
-ALPHAS = tuple(round(0.05 * i, 2) for i in range(21))
-BETAS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 4.0)
-
 
 def accuracy(probs_or_logits: Tensor, labels: Tensor) -> float:
     """Top-1 accuracy of ``[n, C]`` scores against ``[n]`` labels (NaN for n = 0)."""
     if labels.numel() == 0:
         return float("nan")
     return float((probs_or_logits.argmax(dim=1) == labels.to(probs_or_logits.device)).float().mean())
-
-
-def search_alpha_beta(ce: Tensor, kd: Tensor, labels: Tensor, alphas=ALPHAS, betas=BETAS) -> tuple[float, float, float]:
-    """Best ``(alpha, beta, accuracy)`` on a labeled validation set; ties keep the first in grid order."""
-    best = (0.5, 1.0, -1.0)
-    for a in alphas:
-        for b in betas:
-            acc = accuracy(mix_heads(ce, kd, a, b), labels)
-            if acc > best[2]:
-                best = (a, b, acc)
-    return best
 
 
 @dataclass(frozen=True)
@@ -47,31 +31,41 @@ class LabeledSplit:
 
 
 def evaluate_student(student, bank, cfg: TrainConfig, *, val: LabeledSplit | None, test: LabeledSplit | None,
-                     teacher_test: Tensor | None, alpha: float, beta: float, search: bool, device: torch.device,
-                     progress: bool, predict_fn=predict) -> dict:
+                     teacher_test: Tensor | None, mix: MixChoice, search: bool, select_mix: tuple[float, float],
+                     device: torch.device, progress: bool, predict_fn=predict) -> dict:
     """A round's figures: accuracy of the mixed prediction and of each head on ``test``, the teacher's.
 
-    α, β are searched on ``val`` (DHO's grid, no retraining) when ``search`` and the KD head is
-    trained; otherwise the given ones are kept (α forced to 0 without a KD head). Figures that do not
-    exist are NaN. ``teacher_test``: ``[n_test, C]`` teacher logits or None. ``predict_fn``: :func:`predict` or
-    a function of its signature (the session's, which spreads over a process group).
+    The mix predicted with is DHO's search on ``val`` (no retraining) when ``search``, the KD head is trained
+    and ``val`` holds labels; otherwise ``mix`` (chosen by the caller: out-of-sample picks, prior or fixed);
+    without a KD head, the CE head alone. ``select_mix``: the fixed ``(α, β)`` selection uses, whose test accuracy
+    is reported too (``select_acc``). Figures that do not exist are NaN. ``teacher_test``: ``[n_test, C]`` teacher
+    logits or None. ``predict_fn``: :func:`predict` or a function of its signature (the session's, which spreads
+    over a process group).
     """
-    alpha = cfg.default_alpha(alpha)
     run = functools.partial(predict_fn, student, bank, device=device, batch_size=cfg.eval_batch_size, bf16=cfg.bf16, progress=progress)
-    out = {"alpha": alpha, "beta": beta}
-    if search and cfg.kd == "dho" and val is not None and len(val):
+    if cfg.kd != "dho":
+        mix, select_mix = MixChoice(0.0, mix.beta, "fixed"), (0.0, select_mix[1])
+    elif search and val is not None and len(val):
         vo = run(val.positions, desc="validation")
-        out["alpha"], out["beta"], out["val_acc"] = search_alpha_beta(vo.ce, vo.kd, val.labels)
+        a, b, acc = search_alpha_beta(vo.ce, vo.kd, val.labels)
+        mix = MixChoice(a, b, "val", len(val), acc)
+    out = dict(mix.as_metrics(), select_alpha=select_mix[0], select_beta=select_mix[1])
+    if mix.source == "val":
+        out["val_acc"] = mix.accuracy
     nan = float("nan")
-    out.update(student_acc=nan, ce_acc=nan, kd_acc=nan, teacher_acc=None)
+    out.update(student_acc=nan, ce_acc=nan, kd_acc=nan, select_acc=nan, teacher_acc=None)
     if test is not None and len(test):
         to = run(test.positions, desc="test")
-        out["student_acc"] = accuracy(to.probs(out["alpha"], out["beta"]), test.labels)
+        probs = to.probs(out["alpha"], out["beta"])
+        out["student_acc"] = accuracy(probs, test.labels)
         out["ce_acc"] = accuracy(to.ce, test.labels)
         out["kd_acc"] = accuracy(to.kd, test.labels) if cfg.kd == "dho" else nan  # other modes leave the KD head untrained
+        out["select_acc"] = accuracy(to.probs(*select_mix), test.labels)
+        if cfg.kd == "dho":  # for the record only (never chosen on): the test accuracy of every mix of the small grid
+            out["grid_acc"] = [accuracy(to.probs(a, b), test.labels) for a, b in MIX_GRID]
         if teacher_test is not None:
             out["teacher_acc"] = accuracy(teacher_test, test.labels)
-        conf = confusion_matrix(to.probs(out["alpha"], out["beta"]), test.labels)
+        conf = confusion_matrix(probs, test.labels)
         out["confusion"] = conf.tolist()
         out["per_class_acc"] = per_class_accuracy(conf)
     return out

@@ -1,8 +1,10 @@
 """One round of student training: DHO (or a baseline) on labeled + unlabeled images.
 
-A flat loop you can read in one sitting: AdamW, linear warm-up then linear decay, the labeled set
-sampled with replacement to ``repeat × |labeled|`` samples in batches of ``batch_labeled``, each
-paired with ``batch_unlabeled`` unlabeled images cycled in a seeded order. Teacher logits come
+A flat loop you can read in one sitting: AdamW, linear warm-up then linear decay, ``repeat ·
+⌈|labeled| / batch_labeled⌉`` steps (the reference's count: its loader pads the labeled set to a multiple
+of the batch, then draws ``repeat`` times that many samples with replacement), each of
+``batch_labeled`` labeled images drawn uniformly with replacement and ``batch_unlabeled`` unlabeled
+images cycled in a seeded order. Teacher logits come
 precomputed (one teacher pass per round, never per step).
 """
 
@@ -15,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from activekd.device import autocast, channels_last
+from activekd.device import autocast, channels_last, inference_batch
 from activekd.errors import InputError
 from activekd.heads import mix_heads
 from activekd.parallel import SOLO, ProcessGroup
@@ -72,8 +74,14 @@ class TrainBatchSource:
 
 
 def num_steps(num_labeled: int, cfg: TrainConfig) -> int:
-    """Steps per round: ``ceil(repeat · m / batch_labeled)``."""
-    return max(1, math.ceil(cfg.repeat * num_labeled / cfg.batch_labeled))
+    """Steps per round: ``repeat · ceil(m / batch_labeled)``, as the reference trains (200 steps for 10 labels, 400 for 110).
+
+    erjui/PCoreSet pads the labeled set to a multiple of the batch (``build_data_loader(drop_last=True,
+    duplicate_if_needed=True)``) and draws ``repeat`` times the padded size with replacement
+    (``RandomSampler(replacement=True, num_samples=len · 200)``); erjui/DHO runs ``repeat`` epochs over the same
+    padded loader. ``batch_labeled`` is the global batch: a process group trains the same count.
+    """
+    return cfg.repeat * max(1, math.ceil(num_labeled / cfg.batch_labeled))
 
 
 def lr_factor(step: int, total: int, warmup: float) -> float:
@@ -219,9 +227,11 @@ def predict(
     """Run the student (eval mode) over ``positions``; returns CPU float32 outputs.
 
     In a process ``group`` each rank runs its :meth:`~activekd.parallel.ProcessGroup.shard` of ``positions`` and
-    every rank gets all outputs, in ``positions`` order.
+    every rank gets all outputs, in ``positions`` order. On a CPU, batches are cut to
+    :data:`~activekd.device.CPU_INFERENCE_BATCH` images (faster there).
     """
     device = torch.device(device)
+    batch_size = inference_batch(device, batch_size)
     student.to(device).eval()
     n = int(positions.numel())
     mine = positions[group.shard(n)]

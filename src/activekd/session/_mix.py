@@ -1,0 +1,43 @@
+"""The head mix of a round, from the session's store: fixed, or chosen on the labeled picks' stored votes."""
+
+from __future__ import annotations
+
+import torch
+
+from activekd.train import MIX_GRID, VOTES_KEY, MixChoice, choose_from_picks, mix_votes
+from activekd.train import Outputs
+
+from ._store import SessionStore
+
+
+def pick_evidence(store: SessionStore, r: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(votes [n, M], labels [n])`` of every image picked before round ``r`` and labeled by round ``r``: the votes
+    of the student that picked it (out-of-sample for that student), the label as it stands now."""
+    labels = dict(store.labels(up_to_round=r))
+    votes, ys = [], []
+    for rec in store.rounds():
+        if rec.round >= r:
+            break
+        for sid in rec.picks:
+            v = rec.suggestions.get(sid, {}).get(VOTES_KEY)
+            if v is not None and len(v) == len(MIX_GRID) and sid in labels:
+                votes.append(v)
+                ys.append(labels[sid])
+    if not votes:
+        return torch.empty(0, len(MIX_GRID), dtype=torch.long), torch.empty(0, dtype=torch.long)
+    return torch.tensor(votes, dtype=torch.long), torch.tensor(ys, dtype=torch.long)
+
+
+def round_mix(store: SessionStore, r: int, loop, num_classes: int) -> MixChoice:
+    """Round ``r``'s mix before any validation search: ``--alpha``/``--beta`` when the search is off, else the
+    choice on the out-of-sample picks (:func:`activekd.train.choose_from_picks`)."""
+    if not loop.search_alpha_beta:
+        return MixChoice(loop.alpha, loop.beta, "fixed")
+    votes, labels = pick_evidence(store, r)
+    return choose_from_picks(votes, labels, num_classes)
+
+
+def with_votes(ids: list[str], outputs: Outputs, suggestions: dict[str, dict]) -> dict[str, dict]:
+    """``suggestions`` with each picked id's votes under :data:`MIX_GRID` added (``outputs``: the picks', in ``ids`` order)."""
+    votes = mix_votes(outputs.ce, outputs.kd).tolist()
+    return {sid: dict(suggestions.get(sid, {}), **{VOTES_KEY: v}) for sid, v in zip(ids, votes)}

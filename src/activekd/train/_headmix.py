@@ -1,0 +1,106 @@
+"""Which head mix ``(α, β)`` a round predicts with: DHO's search on a validation split, or a guarded choice on the
+labels that cost nothing.
+
+α weights the KD head here (``activekd.heads``); erjui/DHO writes the same mix with α on the CE head
+(``α_DHO = 1 − α``). DHO searches β outer, its α from 0 (pure KD) up, and keeps the first best: ties go to pure
+KD, then to the smaller β. Both searches below keep that order.
+
+Without a validation split, each round's newly labeled batch is out-of-sample for the student that picked it.
+At pick time that student's prediction under every mix of :data:`MIX_GRID` is stored (:func:`mix_votes`);
+once the batch is labeled, those votes say how each mix did on images no student had seen.
+:func:`choose_from_picks` pools them over rounds and moves away from pure KD only on a gain the data
+supports beyond its noise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from activekd.heads import mix_heads
+
+ALPHAS = tuple(round(0.05 * i, 2) for i in range(21))
+BETAS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 4.0)
+MIX_GRID = ((1.0, 1.0), (0.75, 1.0), (0.5, 1.0), (0.25, 1.0), (0.0, 1.0), (0.75, 2.0), (0.5, 2.0), (0.25, 2.0))
+"""The small grid chosen from on out-of-sample picks, in DHO's tie order (β outer; pure KD, then more CE weight).
+Pure KD and pure CE do not depend on β, so they appear once."""
+VOTES_KEY = "mix_votes"
+"""Where a pick's votes under :data:`MIX_GRID` are stored (per id, beside its suggestions)."""
+MIN_PER_CLASS = 2
+"""Out-of-sample labels per class (on average) before the picks may move the mix away from pure KD."""
+MIX_SOURCES = ("val", "picks", "prior", "fixed")
+
+
+@dataclass(frozen=True)
+class MixChoice:
+    """The mix a round predicts with and why.
+
+    ``source``: ``val`` (DHO's grid searched on the labeled validation split), ``picks`` (chosen on ``evidence``
+    out-of-sample labeled picks: pure KD unless another mix gained beyond the noise), ``prior`` (pure KD: too
+    few such labels yet), ``fixed`` (``--alpha``/``--beta`` as given; α = 0 without a KD head). ``accuracy``: of the chosen mix on the evidence; ``gain``/``se``:
+    the best mix's paired gain over pure KD and its standard error (``picks``/``prior`` with evidence only).
+    """
+
+    alpha: float
+    beta: float
+    source: str
+    evidence: int = 0
+    accuracy: float | None = None
+    gain: float | None = None
+    se: float | None = None
+
+    def as_metrics(self) -> dict:
+        """The round's figures: ``alpha``, ``beta``, ``mix_source``, ``mix_evidence`` (+ accuracy, gain, se when known)."""
+        out = {"alpha": self.alpha, "beta": self.beta, "mix_source": self.source, "mix_evidence": self.evidence}
+        for key in ("accuracy", "gain", "se"):
+            if getattr(self, key) is not None:
+                out[f"mix_{key}"] = getattr(self, key)
+        return out
+
+
+def _correct(probs: Tensor, labels: Tensor) -> Tensor:
+    return probs.argmax(dim=1) == labels.to(probs.device)
+
+
+def search_alpha_beta(ce: Tensor, kd: Tensor, labels: Tensor, alphas=ALPHAS, betas=BETAS) -> tuple[float, float, float]:
+    """Best ``(alpha, beta, accuracy)`` on a labeled validation set over DHO's grid, in DHO's order: β outer (as
+    given), α from pure KD (1) down; the first best is kept, so ties go to pure KD, then to the first β."""
+    best = (1.0, 1.0, -1.0)
+    for b in betas:
+        for a in sorted(alphas, reverse=True):
+            acc = float(_correct(mix_heads(ce, kd, a, b), labels).float().mean())
+            if acc > best[2]:
+                best = (a, b, acc)
+    return best
+
+
+def mix_votes(ce: Tensor, kd: Tensor, grid=MIX_GRID) -> Tensor:
+    """``[n, M]`` long: the class each mix of ``grid`` predicts from the heads' logits ``ce``, ``kd`` ``[n, C]``."""
+    return torch.stack([mix_heads(ce, kd, a, b).argmax(dim=1) for a, b in grid], dim=1) if len(ce) else torch.empty(0, len(grid), dtype=torch.long)
+
+
+def choose_from_picks(votes: Tensor, labels: Tensor, num_classes: int, grid=MIX_GRID,
+                      min_per_class: int = MIN_PER_CLASS) -> MixChoice:
+    """The mix to predict with, from out-of-sample labeled picks: ``votes`` ``[n, M]`` (:func:`mix_votes` of the
+    student that picked each image), ``labels`` ``[n]``.
+
+    Pure KD (``grid[0]``) until there are ``min_per_class · num_classes`` of them; then the most accurate mix
+    (first in grid order on ties), but only when its paired gain over pure KD exceeds one standard error of
+    that gain: the picks are few, and a gain inside their noise is more likely the grid fitting them than a
+    better mix.
+    """
+    n = int(labels.numel())
+    kd_first = grid[0]
+    if n < min_per_class * num_classes:
+        return MixChoice(*kd_first, "prior", n)
+    right = (votes == labels.view(-1, 1)).double()  # [n, M]
+    best = int(right.mean(dim=0).argmax())  # argmax keeps the first maximum: DHO's tie order
+    diff = right[:, best] - right[:, 0]
+    gain = float(diff.mean())
+    se = float(diff.std(unbiased=True)) / math.sqrt(n) if n > 1 else math.inf
+    if best != 0 and gain > se:
+        return MixChoice(*grid[best], "picks", n, float(right[:, best].mean()), gain, se)
+    return MixChoice(*kd_first, "picks", n, float(right[:, 0].mean()), gain, se)
