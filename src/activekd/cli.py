@@ -461,13 +461,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _call(ns)
 
 
+EXTRAS = {"flask": "serve", "label_studio_sdk": "labelstudio", "matplotlib": "report", "onnx": "deploy", "onnxruntime": "deploy",
+          "onnxscript": "deploy", "pyarrow": "parquet", "open_clip": "vlm", "transformers": "vlm", "timm": "timm"}
+"""The extra of pyproject.toml that brings each optional module (`bash scripts/setup.sh` installs none of them)."""
+
+
+def _missing_extra(e: ImportError) -> str:
+    """One line for a missing optional module: what to install."""
+    top = (e.name or "").split(".")[0]
+    if top not in EXTRAS or not str(e).startswith("No module named"):
+        return str(e)
+    return f"this command needs {top}: pip install 'activekd[{EXTRAS[top]}]' (or `bash scripts/setup.sh --test` for every extra)"
+
+
 def _call(ns: argparse.Namespace) -> int:
     try:
         return ns.func(ns)
     except ActiveKDError as e:
         print(f"activekd: error: {e}", file=sys.stderr)
     except ImportError as e:  # an optional dependency that is not installed
-        print(f"activekd: error: {e}", file=sys.stderr)
+        print(f"activekd: error: {_missing_extra(e)}", file=sys.stderr)
     except OSError as e:  # a file or folder the user named: unreadable, unwritable, full disk
         where = f" ({e.filename})" if e.filename else ""
         print(f"activekd: error: {e.strerror or e}{where}", file=sys.stderr)

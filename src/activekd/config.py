@@ -64,12 +64,17 @@ class StudentConfig:
     input_size: int | None = field(default=None, metadata={"help": "override the student's input side"})
     tune: str = field(default="full", metadata={"help": "full (train the whole student) | linear (linear probe: the backbone "
                                                         "frozen, only the CE and KD heads train)"})
+    require_pretrained: bool = field(default=False, metadata={
+        "help": "with --student-pretrained, weights that cannot be loaded stop the run with one line (the model and where a "
+                "local copy goes) instead of a random initialisation with a warning; the papers' presets set it"})
 
     def __post_init__(self) -> None:
         if self.input_size is not None and self.input_size < 8:
             raise ConfigError(f"student input_size must be >= 8, got {self.input_size}")
         if self.tune not in TUNES:
             raise ConfigError(f"unknown student tune {self.tune!r}; valid: {', '.join(TUNES)}")
+        if not isinstance(self.require_pretrained, bool):
+            raise ConfigError(f"student require_pretrained must be true or false, got {self.require_pretrained!r}")
 
 
 @dataclass(frozen=True)
@@ -153,10 +158,14 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def identity(self, *, extendable: bool = False) -> dict[str, Any]:
-        """The fields that must match for a resume (without ``EXTENDABLE`` loop fields when ``extendable``)."""
+        """The fields that must match for a resume (without ``EXTENDABLE`` loop fields when ``extendable``).
+
+        ``student.require_pretrained`` is left out: it decides whether a start may fall back to random weights, not
+        what a run computes (and runs saved before it existed resume under a preset that sets it)."""
         d = self.to_dict()
         for k in self.RESUMABLE:
             d.pop(k)
+        d["student"].pop("require_pretrained")
         if extendable:
             for k in self.EXTENDABLE:
                 d["loop"].pop(k)
@@ -179,7 +188,7 @@ SECTIONS: list[tuple[str, type, dict[str, str]]] = [
     ("data", DataConfig, {}),
     ("teacher", TeacherConfig, {"spec": "teacher", "batch_size": "teacher-batch-size"}),
     ("student", StudentConfig, {"name": "student", "pretrained": "student-pretrained", "input_size": "student-input-size",
-                                "tune": "student-tune"}),
+                                "tune": "student-tune", "require_pretrained": "student-require-pretrained"}),
     ("train", TrainConfig, {}),
     ("loop", LoopConfig, {}),
     ("labelstudio", LabelStudioConfig, {"url": "ls-url", "project": "ls-project", "document_root": "ls-document-root"}),

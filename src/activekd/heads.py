@@ -6,6 +6,10 @@ DHO (Kang et al. 2025, arXiv 2505.07675, Sec. 3) predicts with
 
 where ``ce_logits`` come from the head trained on human labels and ``kd_logits`` from the
 head trained to match the teacher.
+
+**α weights the KD head here.** erjui/DHO (``train_others.py``) writes the same mix with α on the CE
+head, ``p = α_DHO · softmax(ce) + (1 − α_DHO) · softmax(kd / β)``, so ``α_DHO = 1 − α``; erjui/PCoreSet's
+"others" scripts use activekd's convention. Which α a round predicts with: ``activekd.train._headmix``.
 """
 
 from __future__ import annotations

@@ -28,7 +28,9 @@ class ExportMetadata:
     Attributes:
         student: the student's registry name (``small-cnn``, ``resnet18``, ``timm:NAME``...).
         class_names: ``C`` class names; output column ``j`` is ``class_names[j]``.
-        alpha, beta: the head mix folded into the graph (``activekd.heads.mix_heads``).
+        alpha, beta: the head mix folded into the graph (``activekd.heads.mix_heads``; α weights the KD head).
+        mix_source: where the run's α, β came from (``picks (N labels)``, ``val (N labels)``, ``prior``, ``fixed``; ``""``
+            for checkpoints written before it was recorded).
         input_size: ``S``, the side the backbone sees; the graph resizes any ``H, W`` to it.
         image_size: the side of the square the host cuts before the graph: the side the run's training and
             evaluation images were stored at (``DataConfig.image_size`` for file datasets); None: ``input_size``.
@@ -46,6 +48,7 @@ class ExportMetadata:
     activekd_version: str = ""
     source: str = ""
     image_size: int | None = None
+    mix_source: str = ""
 
     @property
     def host_size(self) -> int:
@@ -56,7 +59,8 @@ class ExportMetadata:
         """The flat string map stored in the file."""
         return {
             "format": FORMAT_TAG, "student": self.student, "class_names": json.dumps(list(self.class_names)),
-            "alpha": repr(float(self.alpha)), "beta": repr(float(self.beta)), "input_size": str(int(self.input_size)),
+            "alpha": repr(float(self.alpha)), "beta": repr(float(self.beta)), "mix_source": self.mix_source,
+            "input_size": str(int(self.input_size)),
             "dataset_fingerprint": self.dataset_fingerprint or "", "activekd_version": self.activekd_version,
             "source": self.source, "image_size": str(self.host_size), "input": INPUT_CONTRACT, "output": OUTPUT_CONTRACT, "preprocess": HOST_PREPROCESS,
         }
@@ -71,5 +75,5 @@ class ExportMetadata:
             beta=float(meta["beta"]), input_size=int(meta["input_size"]),
             dataset_fingerprint=meta.get("dataset_fingerprint") or None,
             activekd_version=meta.get("activekd_version", ""), source=meta.get("source", ""),
-            image_size=int(meta["image_size"]) if meta.get("image_size") else None,
+            image_size=int(meta["image_size"]) if meta.get("image_size") else None, mix_source=meta.get("mix_source", ""),
         )

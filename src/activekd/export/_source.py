@@ -85,7 +85,7 @@ def load_source(path: str | Path, round: int | None = None):
         student=info["student"], class_names=tuple(info["class_names"]), alpha=info["alpha"], beta=info["beta"],
         input_size=int(student.input_size), dataset_fingerprint=dataset_fingerprint(run),
         activekd_version=__version__, source=str(ckpt.relative_to(run)) if ckpt.is_relative_to(run) else ckpt.name,
-        image_size=stored_image_size(run),
+        image_size=stored_image_size(run), mix_source=info.get("mix_source", ""),
     )
     return student, meta
 

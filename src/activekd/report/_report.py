@@ -10,6 +10,7 @@ from activekd._atomic import atomic_write
 from . import _html as h
 from . import _sections as sec
 from ._eval_on import eval_on_section
+from ._mix import mix_section
 from ._runs import load_runs
 from ._summary import compare
 
@@ -32,7 +33,7 @@ def build_report(runs: Sequence[Path], out: Path) -> Path:
     intro = h.para(f"{len(loaded)} run(s) in {len(c.groups)} group(s); dataset: {', '.join(datasets)}. "
                    f"Figures are also saved as PNG files in {figures_dir(Path(out)).name}/.")
     body = [intro, sec.summary_section(c), sec.accuracy_section(c, figs), sec.ranks_section(c), sec.headtohead_section(c), sec.classes_section(c, figs),
-            eval_on_section(c.groups),
+            eval_on_section(c.groups), mix_section(c.groups),
             sec.agreement_section(c, figs), sec.time_section(c, figs), sec.advice_section(c), sec.config_section(c)]
     out = Path(out)
     folder = figures_dir(out)

@@ -4,6 +4,7 @@ from ._answers import Answer, read_answer_file
 from ._compute import Compute, launch, serve_rank
 from ._errors import AnswerError, SessionError, StoreError
 from ._labeling import LabelReport, sync, undo_last_import
+from ._mix import pick_evidence
 from ._open import embed_teacher, load_dataset, read_stored_config, registered_names
 from ._oracle import ORACLES, Oracle, create_oracle
 from ._runner import ActiveSession, round_seed
@@ -12,5 +13,5 @@ from ._store import LABEL_SOURCES, RoundRecord, SessionStore
 __all__ = [
     "Answer", "read_answer_file", "AnswerError", "SessionError", "StoreError", "LabelReport", "sync", "undo_last_import",
     "ORACLES", "Oracle", "create_oracle", "embed_teacher", "load_dataset", "read_stored_config", "registered_names", "ActiveSession", "round_seed",
-    "LABEL_SOURCES", "RoundRecord", "SessionStore", "Compute", "launch", "serve_rank",
+    "pick_evidence", "LABEL_SOURCES", "RoundRecord", "SessionStore", "Compute", "launch", "serve_rank",
 ]

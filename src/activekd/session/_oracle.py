@@ -81,7 +81,8 @@ class FileOracle:
         return write_batch_files(self.out, self.dataset, batch, self.ls.document_root)
 
     def describe(self, batch: Batch) -> str:
-        return f"fill in the label column of {request_path(self.out, batch.round)}, then run `activekd label {self.out} FILE`"
+        return (f"fill in the label column of {request_path(self.out, batch.round)} (or import the .labelstudio.json beside it into "
+                f"Label Studio: `pip install label-studio`, see docs/labelstudio.md), then run `activekd label {self.out} FILE`")
 
 
 @ORACLES.register("labelstudio")

@@ -179,13 +179,9 @@ class ActiveSession:
         kill_point("evaluate")
         clock.lap("evaluate")
         ckpt = clock.lap("checkpoint", self.save_checkpoint(student, r, metrics) if loop.checkpoints or r == loop.rounds else (None, None))
-        full = getattr(get_strategy(loop.strategy), "needs_outputs", True)
-        pos = data.unlabeled_pos if full else agreement_positions(data.unlabeled_pos, self.dataset.split_indices("pool"), loop.seed)
-        pool = self.predict(student, pos, "pool inference")
-        t_pool = None if data.teacher is None else data.teacher[pos]
-        metrics.update(agreement_signals(self.out, r, pos, pool.probs(metrics["alpha"], metrics["beta"]), t_pool))
+        pool = pool_pass(self, student, data, metrics)
         clock.lap("inference")
-        batch = clock.lap("select", pick_batch(self, student, data, metrics, pool if full else None) if r < loop.rounds else Batch(r, (), {}))
+        batch = clock.lap("select", pick_batch(self, student, data, metrics, pool) if r < loop.rounds else Batch(r, (), {}))
         metrics.update(num_picked=len(batch.ids), seconds=clock.seconds)
         self._record(r, metrics, batch, ckpt)
         log_round(metrics)
@@ -225,7 +221,8 @@ class ActiveSession:
 
     def save_checkpoint(self, student, r: int, metrics: dict) -> tuple[str, str]:
         rel = f"checkpoints/round_{r:03d}.safetensors"
-        meta = student_metadata(self.config.student.name, self.dataset.class_names, metrics["alpha"], metrics["beta"], student.input_size)
+        meta = student_metadata(self.config.student.name, self.dataset.class_names, metrics["alpha"], metrics["beta"], student.input_size,
+                                _mix_note(metrics))
         digest = save_student(self.out / rel, student, meta)
         kill_point("checkpoint-write")
         return rel, digest
@@ -271,6 +268,18 @@ def evaluate_round(session: ActiveSession, student, data: RoundData) -> dict:
     return out
 
 
+def pool_pass(session: ActiveSession, student, data: RoundData, metrics: dict) -> Outputs | None:
+    """The student on the unlabeled pool for the agreement signals (added to ``metrics``); returns the outputs when the
+    strategy reads them. A strategy that reads none (``random``) gets the signals from a fixed pool sample only."""
+    loop = session.config.loop
+    full = getattr(get_strategy(loop.strategy), "needs_outputs", True)
+    pos = data.unlabeled_pos if full else agreement_positions(data.unlabeled_pos, session.dataset.split_indices("pool"), loop.seed)
+    pool = session.predict(student, pos, "pool inference")
+    t_pool = None if data.teacher is None else data.teacher[pos]
+    metrics.update(agreement_signals(session.out, data.round, pos, pool.probs(metrics["alpha"], metrics["beta"]), t_pool))
+    return pool if full else None
+
+
 def pick_batch(session: ActiveSession, student, data: RoundData, metrics: dict, pool: Outputs | None = None) -> Batch:
     """Round ``data.round``'s picks from the unlabeled pool, with suggestions when a person will label them.
 
@@ -299,6 +308,12 @@ def pick_batch(session: ActiveSession, student, data: RoundData, metrics: dict, 
     guesses = {} if session.oracle.source == "oracle" else suggestions(
         ids, picked.probs(metrics["alpha"], metrics["beta"]), None if data.teacher is None else data.teacher[pos], ds.class_names)
     return Batch(data.round, tuple(ids), with_votes(ids, picked, guesses) if cfg.train.kd == "dho" else guesses)
+
+
+def _mix_note(metrics: dict) -> str:
+    """Where the round's α, β came from, for the checkpoint's metadata: ``picks (40 labels)``, ``val (500 labels)``, ``prior``..."""
+    src, n = metrics.get("mix_source", ""), metrics.get("mix_evidence")
+    return f"{src} ({n} labels)" if src in ("picks", "val") and n is not None else src
 
 
 def loss_curve(losses: list[float], points: int = 20) -> list[float]:

@@ -14,10 +14,11 @@ from ._dual_head import DualHeadStudent
 from ._registry import create_student
 
 
-def student_metadata(name: str, class_names, alpha: float, beta: float, input_size: int) -> dict[str, str]:
-    """String metadata stored in the safetensors header of a student checkpoint."""
+def student_metadata(name: str, class_names, alpha: float, beta: float, input_size: int, mix_source: str = "") -> dict[str, str]:
+    """String metadata stored in the safetensors header of a student checkpoint (``mix_source``: where α, β came from,
+    see :class:`activekd.train.MixChoice`)."""
     return {"format": "activekd-student-v1", "student": name, "class_names": json.dumps(list(class_names)),
-            "alpha": repr(float(alpha)), "beta": repr(float(beta)), "input_size": str(int(input_size))}
+            "alpha": repr(float(alpha)), "beta": repr(float(beta)), "mix_source": mix_source, "input_size": str(int(input_size))}
 
 
 def load_student(path: str | Path) -> tuple[DualHeadStudent, dict]:
@@ -32,7 +33,8 @@ def load_student(path: str | Path) -> tuple[DualHeadStudent, dict]:
     names = json.loads(meta["class_names"])
     student = create_student(meta["student"], len(names), pretrained=False, input_size=int(meta["input_size"]))
     student.load_state_dict(load_file(str(path)))
-    info = {"student": meta["student"], "class_names": names, "alpha": float(meta["alpha"]), "beta": float(meta["beta"])}
+    info = {"student": meta["student"], "class_names": names, "alpha": float(meta["alpha"]), "beta": float(meta["beta"]),
+            "mix_source": meta.get("mix_source", "")}
     return student.eval(), info
 
 

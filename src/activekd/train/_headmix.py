@@ -31,6 +31,8 @@ VOTES_KEY = "mix_votes"
 """Where a pick's votes under :data:`MIX_GRID` are stored (per id, beside its suggestions)."""
 MIN_PER_CLASS = 2
 """Out-of-sample labels per class (on average) before the picks may move the mix away from pure KD."""
+GUARD = 1.0
+"""Standard errors of the paired gain over pure KD that a mix must exceed to be chosen on the picks."""
 MIX_SOURCES = ("val", "picks", "prior", "fixed")
 
 
@@ -83,13 +85,13 @@ def mix_votes(ce: Tensor, kd: Tensor, grid=MIX_GRID) -> Tensor:
 
 
 def choose_from_picks(votes: Tensor, labels: Tensor, num_classes: int, grid=MIX_GRID,
-                      min_per_class: int = MIN_PER_CLASS) -> MixChoice:
+                      min_per_class: int = MIN_PER_CLASS, guard: float = GUARD) -> MixChoice:
     """The mix to predict with, from out-of-sample labeled picks: ``votes`` ``[n, M]`` (:func:`mix_votes` of the
     student that picked each image), ``labels`` ``[n]``.
 
     Pure KD (``grid[0]``) until there are ``min_per_class · num_classes`` of them; then the most accurate mix
-    (first in grid order on ties), but only when its paired gain over pure KD exceeds one standard error of
-    that gain: the picks are few, and a gain inside their noise is more likely the grid fitting them than a
+    (first in grid order on ties), but only when its paired gain over pure KD exceeds ``guard`` standard errors
+    of that gain: the picks are few, and a gain inside their noise is more likely the grid fitting them than a
     better mix.
     """
     n = int(labels.numel())
@@ -101,6 +103,6 @@ def choose_from_picks(votes: Tensor, labels: Tensor, num_classes: int, grid=MIX_
     diff = right[:, best] - right[:, 0]
     gain = float(diff.mean())
     se = float(diff.std(unbiased=True)) / math.sqrt(n) if n > 1 else math.inf
-    if best != 0 and gain > se:
+    if best != 0 and gain > guard * se:
         return MixChoice(*grid[best], "picks", n, float(right[:, best].mean()), gain, se)
     return MixChoice(*kd_first, "picks", n, float(right[:, 0].mean()), gain, se)
