@@ -111,3 +111,29 @@ def test_help_and_list_name_the_presets(capsys):
     run = "".join(cli.make_parser()._subparsers._group_actions[0].choices["run"].format_help().split())  # help wraps at hyphens
     assert "--presetNAME" in run and "pcoreset-paper" in run and "dho-paper" in run
     assert main(["list"]) == 0 and re.search(r"presets:\s+dho-paper, pcoreset-paper", capsys.readouterr().out)
+
+
+def test_a_preset_whose_student_weights_cannot_load_stops_in_one_line(tmp_path, capsys, monkeypatch):
+    """Under a preset the student must start from its pretrained weights: weights that cannot be had are one line,
+    exit 2, before the run folder exists (not a silent random init)."""
+    import torchvision
+
+    real = torchvision.models.resnet18
+
+    def offline(*a, **k):
+        if k.get("weights") is not None:
+            raise RuntimeError("no network")
+        return real(*a, **k)
+
+    monkeypatch.setattr(torchvision.models, "resnet18", offline)
+    data = tmp_path / "data"
+    for c in range(3):
+        for i in range(2):
+            (data / f"class{c}").mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (8, 8), (40 * c, 10 * i, 0)).save(data / f"class{c}" / f"{i}.png")
+    out = tmp_path / "run"
+    rc = main(["run", "--preset", "pcoreset-paper", "--dataset", f"imagefolder:{data}", "--cache-dir", str(tmp_path / "cache"),
+               "--out", str(out), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "student resnet18" in err and "hub/checkpoints" in err, err
+    assert not out.exists()

@@ -46,11 +46,11 @@ _DHO_SCHEDULE = dict(kd="dho", temperature=2.0, lr=1e-3, weight_decay=1e-2, warm
 
 PRESETS: Registry[Mapping[str, Any]] = Registry("preset")
 PRESETS.register("pcoreset-paper")(MappingProxyType(dict(
-    teacher="openclip:RN50:openai", student="resnet18", student_pretrained=True, strategy="pcoreset",
+    teacher="openclip:RN50:openai", student="resnet18", student_pretrained=True, student_require_pretrained=True, strategy="pcoreset",
     initial="shots", shots=1, rounds=15, budget=NUM_CLASSES, alpha=0.5, beta=1.0, search_alpha_beta=False,
     few_shot_recipe="reference", **_DHO_SCHEDULE)))
 PRESETS.register("dho-paper")(MappingProxyType(dict(
-    teacher="openclip:RN50:openai", student="resnet18", student_pretrained=True,
+    teacher="openclip:RN50:openai", student="resnet18", student_pretrained=True, student_require_pretrained=True,
     initial="shots", shots=1, rounds=0, search_alpha_beta=True, few_shot_recipe="published", **_DHO_SCHEDULE)))
 
 

@@ -4,7 +4,8 @@
 returns ``budget`` distinct pool ids; ``list_strategies()`` names them all. Strategies never run
 a model, print, do I/O or touch the global RNG. The pure building blocks are public too:
 ``greedy_k_center`` (coreset, pcoreset), ``teacher_coverage`` (the first batch of a run with no
-labels), ``badge_kmeanspp``, ``typiclust_select``, the score functions and ``class_balanced_quota``.
+labels), ``badge_kmeanspp``, ``badge_farthest_first`` (``badge-reference``), ``typiclust_select``, the score
+functions and ``class_balanced_quota``.
 """
 
 import sys
@@ -12,6 +13,7 @@ import types
 
 from . import _random  # noqa: F401  (registration)
 from ._badge import badge_kmeanspp
+from ._badge_reference import badge_farthest_first
 from ._base import (
     SelectionInputs,
     check_budget,
@@ -29,6 +31,7 @@ from ._uncertainty import entropy_scores, least_confidence_scores, margin_scores
 
 __all__ = [
     "SelectionInputs",
+    "badge_farthest_first",
     "badge_kmeanspp",
     "check_budget",
     "class_balanced_quota",

@@ -71,9 +71,11 @@ def _check_writable_folder(path: Path, flag: str) -> None:
 
 
 def _check_student(config: RunConfig) -> None:
-    """The student exists and, when ``--student-input-size`` is given, takes images of that size."""
+    """The student exists, its weights load when they must (``--student-require-pretrained``, set by the presets: loaded
+    once here, before anything is written), and, when ``--student-input-size`` is given, it takes images of that size."""
     st = config.student
-    student = create_student(st.name, 2, pretrained=False, input_size=st.input_size, tune=st.tune)
+    required = st.pretrained and st.require_pretrained
+    student = create_student(st.name, 2, pretrained=required, require_pretrained=required, input_size=st.input_size, tune=st.tune)
     if st.input_size is None:
         return
     import torch

@@ -36,12 +36,13 @@ class StudentSpec:
     input_size: int | None
     seed: int
     tune: str = "full"
+    require_pretrained: bool = False
 
     def build(self) -> DualHeadStudent:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             return create_student(self.name, self.num_classes, pretrained=self.pretrained, input_size=self.input_size,
-                                  tune=self.tune)
+                                  tune=self.tune, require_pretrained=self.require_pretrained)
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,7 @@ class ActiveSession:
         """A fresh student (seeded by the round) trained on ``data``; returns it and the loss of every step."""
         cfg, seed = self.config, self.config.loop.seed
         spec = StudentSpec(cfg.student.name, self.dataset.num_classes, cfg.student.pretrained, cfg.student.input_size,
-                           round_seed(seed, data.round, 0), cfg.student.tune)
+                           round_seed(seed, data.round, 0), cfg.student.tune, cfg.student.require_pretrained)
         job = TrainJob(spec, data.train_source(), cfg.train, round_seed(seed, data.round, 1))
         return self.compute.train(job, self.bank, self.device, cfg.progress)
 

@@ -4,10 +4,12 @@ from . import _vlm  # noqa: F401  (registration of openclip: and hf: students)
 from ._dual_head import TUNES, DualHeadStudent
 from ._registry import (
     STUDENTS,
+    PretrainedWeightsWarning,
     SmallCNN,
     create_student,
     list_students,
     register_student,
 )
 
-__all__ = ["TUNES", "DualHeadStudent", "STUDENTS", "SmallCNN", "create_student", "list_students", "register_student"]
+__all__ = ["TUNES", "DualHeadStudent", "PretrainedWeightsWarning", "STUDENTS", "SmallCNN", "create_student", "list_students",
+           "register_student"]

@@ -3,13 +3,18 @@
 Names: ``small-cnn`` (28×28 inputs), ``resnet18``, ``mobilenet_v2`` (torchvision; ImageNet weights
 when they can be had, else random init with a warning), ``timm:NAME`` (any timm model), and the image
 towers of vision-language models, ``openclip:ARCH[:PRETRAINED]`` and ``hf:MODEL_ID_OR_DIR`` (``_vlm``).
+
+A factory that falls back to random weights says so with a :class:`PretrainedWeightsWarning`;
+``create_student(..., require_pretrained=True)`` (the papers' presets) makes that fallback a one-line error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import warnings
-from typing import Callable
+from typing import Callable, Iterator
 
 from torch import nn
 
@@ -26,16 +31,18 @@ register_student = STUDENTS.register
 
 
 def create_student(name: str, num_classes: int, *, pretrained: bool = True, input_size: int | None = None,
-                   tune: str = "full") -> DualHeadStudent:
+                   tune: str = "full", require_pretrained: bool = False) -> DualHeadStudent:
     """Build a fresh dual-head student.
 
     Args:
         name: a registered name, ``timm:MODEL``, ``openclip:ARCH[:PRETRAINED]`` or ``hf:MODEL_ID_OR_DIR``.
         num_classes: ``C``.
         pretrained: load pretrained weights when available (torchvision / timm fall back to random init
-            with a warning; a VLM image tower whose named weights cannot be had is an error).
+            with a :class:`PretrainedWeightsWarning`; a VLM image tower whose named weights cannot be had is an error).
         input_size: override the backbone's input side.
         tune: ``full`` (train everything) or ``linear`` (linear probe: backbone frozen, only the heads train).
+        require_pretrained: with ``pretrained``, a fallback to random weights is a :class:`StudentError` instead, one
+            line naming the model and where a local copy of its weights goes (``small-cnn`` has none to load).
     """
     if num_classes < 2:
         raise StudentError(f"num_classes must be >= 2, got {num_classes}")
@@ -43,7 +50,9 @@ def create_student(name: str, num_classes: int, *, pretrained: bool = True, inpu
     kind, arg = parse_spec(name)
     if kind == "timm" and not arg:
         raise StudentError("timm students need a model name: timm:NAME (e.g. timm:resnet18)")
-    student = STUDENTS.get(kind)(arg, num_classes, pretrained=pretrained, input_size=input_size)
+    factory = STUDENTS.get(kind)
+    with _fallback_refused(pretrained and require_pretrained):
+        student = factory(arg, num_classes, pretrained=pretrained, input_size=input_size)
     return student.set_tune(tune)
 
 
@@ -51,10 +60,52 @@ def list_students() -> list[str]:
     return STUDENTS.names()
 
 
-def _fallback_warning(name: str, err: Exception) -> None:
-    msg = f"could not load pretrained weights for {name} ({type(err).__name__}: {err}); using random initialisation"
-    warnings.warn(msg, stacklevel=3)
-    log.warning(msg)
+class PretrainedWeightsWarning(UserWarning):
+    """A student starts from random weights because its pretrained ones could not be loaded.
+
+    ``student``: the model; ``reason``: why, in one line; ``hint``: how to give a local copy of the weights.
+    """
+
+    def __init__(self, student: str, reason: str, hint: str) -> None:
+        super().__init__(f"could not load pretrained weights for {student} ({reason}); using random initialisation")
+        self.student, self.reason, self.hint = student, reason, hint
+
+
+def _fallback_warning(name: str, err: Exception | str, hint: str) -> None:
+    """Warn (and log) that ``name`` falls back to random weights; an error under :func:`_fallback_refused`."""
+    reason = err if isinstance(err, str) else f"{type(err).__name__}: {' '.join(str(err).split())[:200]}"
+    w = PretrainedWeightsWarning(name, reason, hint)
+    warnings.warn(w, stacklevel=3)
+    log.warning(str(w))
+
+
+@contextlib.contextmanager
+def _fallback_refused(refuse: bool) -> Iterator[None]:
+    """With ``refuse``, a :class:`PretrainedWeightsWarning` inside is a one-line :class:`StudentError`, raised before
+    any random weights are built."""
+    if not refuse:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PretrainedWeightsWarning)
+        try:
+            yield
+        except PretrainedWeightsWarning as w:
+            raise StudentError(f"cannot load the pretrained weights of student {w.student} ({w.reason}); {w.hint}, "
+                               f"or pass --no-student-pretrained to start from random weights") from None
+
+
+def _torchvision_hint(name: str) -> str:
+    """Where torchvision looks for ``name``'s default weights before downloading them."""
+    import torch
+    import torchvision
+
+    try:
+        url = torchvision.models.get_model_weights(name).DEFAULT.url
+    except (AttributeError, KeyError, ValueError):
+        url = None
+    file = f"{url.rsplit('/', 1)[-1]} ({url})" if url else f"the weights file of {name}"
+    return f"to use a local copy, put {file} in {os.path.join(torch.hub.get_dir(), 'checkpoints')} (TORCH_HOME moves it)"
 
 
 class SmallCNN(nn.Module):
@@ -96,7 +147,7 @@ def _torchvision(name: str, pretrained: bool) -> nn.Module:
         try:
             return builder(weights="DEFAULT")
         except Exception as e:  # offline or no weights for this version
-            _fallback_warning(name, e)
+            _fallback_warning(name, e, _torchvision_hint(name))
     return builder(weights=None)
 
 
@@ -130,7 +181,8 @@ def _timm(arg, num_classes: int, *, pretrained: bool, input_size: int | None) ->
         try:
             net = timm.create_model(arg, pretrained=True, num_classes=0)
         except Exception as e:
-            _fallback_warning(f"timm:{arg}", e)
+            _fallback_warning(f"timm:{arg}", e, "to use a local copy, fill timm's download caches (HF_HOME for the Hugging "
+                              "Face hub, TORCH_HOME for URLs) on a connected machine and copy them here")
     if net is None:
         net = timm.create_model(arg, pretrained=False, num_classes=0)
     cfg = net.pretrained_cfg or {}

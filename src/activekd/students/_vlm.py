@@ -12,15 +12,15 @@ builds the tower for that side, resizing a ViT's position embedding; transformer
 
 The models are built by the teachers' loaders (``OpenClipModel.create``, ``load_hf_model``), so
 weights come the same way: ``pretrained=True`` loads what the spec names and fails fast, in one
-line naming the model and how to give a local path, when the weights cannot be had; ``pretrained=
-False`` (tests, and ``load_student`` before it loads a checkpoint) is a random initialisation by
-the same code path. ``tune="linear"`` (``create_student``) freezes the tower: a linear probe.
+line naming the model and how to give a local path, when the weights cannot be had (``openclip:ARCH``
+with no tag names none: a random tower with a ``PretrainedWeightsWarning``, an error under
+``require_pretrained``); ``pretrained=False`` (tests, and ``load_student`` before it loads a checkpoint)
+is a random initialisation by the same code path. ``tune="linear"`` (``create_student``) freezes the tower: a linear probe.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 
 import torch
 from torch import nn
@@ -28,9 +28,7 @@ from torch import nn
 from activekd.errors import StudentError, TeacherError
 
 from ._dual_head import DualHeadStudent
-from ._registry import register_student
-
-log = logging.getLogger(__name__)
+from ._registry import _fallback_warning, register_student
 
 CPU = torch.device("cpu")
 
@@ -83,8 +81,8 @@ def _openclip(arg, num_classes: int, *, pretrained: bool, input_size: int | None
     with _as_student_error():
         clip = OpenClipModel(_openclip_spec(arg, pretrained), device=CPU)
         if pretrained and clip.pretrained is None and not clip.arch.startswith(SCHEMAS):
-            log.warning("openclip:%s names no pretrained weights: its image tower is RANDOMLY INITIALISED. "
-                        "Give a tag or a file: openclip:%s:TAG_OR_PATH", clip.arch, clip.arch)
+            _fallback_warning(f"openclip:{clip.arch}", "the spec names no pretrained weights: its image tower is RANDOMLY "
+                              "INITIALISED", f"give a tag or a local file: openclip:{clip.arch}:TAG_OR_PATH")
         model = clip.create(weights=pretrained, image_size=input_size)
     size = input_size or _side(clip.preprocess["size"])
     return _student(model.visual, num_classes, size, clip.preprocess)

@@ -1,13 +1,22 @@
 """Batched, device-side augmentation: random resized crop and horizontal flip, as one affine map per image.
 
-The crop follows torchvision's ``RandomResizedCrop(scale=(0.5, 1), ratio=(3/4, 4/3))`` as the reference
-code (PCoreSet, DHO) trains with: area fraction ``a ~ U(scale)``, log aspect ``log r ~ U(log ratio)``,
-relative width ``√(a·r)`` and height ``√(a/r)`` (each clipped to at most 1), a position uniform inside the
-image, and a horizontal flip with probability 0.5. A crop is the ``affine_grid`` map ``θ`` ``[2, 3]``:
-``x_in = ±w · x_out + tx``, ``y_in = h · y_out + ty`` in the normalised ``[-1, 1]`` coordinates of the image.
+The crop is torchvision's ``RandomResizedCrop(scale=(0.5, 1), ratio=(3/4, 4/3))`` (``get_params``), as the reference
+code (PCoreSet, DHO) trains with, on the square image: up to 10 tries of an area fraction ``a ~ U(scale)`` and a log
+aspect ``log r ~ U(log ratio)``, relative width ``√(a·r)`` and height ``√(a/r)``; the first try whose crop fits
+(both ≤ 1) is kept, at a position uniform inside the image; when none fits, torchvision's fallback, the centred
+crop of the image's own aspect (1) clamped into ``ratio`` (the whole image for the default ratio). Then a horizontal
+flip with probability 0.5. Sizes are continuous (torchvision rounds to whole pixels). A crop is the ``affine_grid``
+map ``θ`` ``[2, 3]``: ``x_in = ±w · x_out + tx``, ``y_in = h · y_out + ty`` in the normalised ``[-1, 1]``
+coordinates of the image.
 
-Live crops draw from a ``torch.Generator``; fixed *views* (:func:`view_params`) are a pure function of
-(seed, dataset position, view index), so a teacher can embed each view once and the trainer crop the same one.
+The draws are vectorised: every crop takes the same :data:`_DRAWS` uniforms (10 areas, 10 log aspects, x, y,
+flip), used or not, so a batch's crops are a pure function of the generator's state. Live crops draw from a
+``torch.Generator``; fixed *views* (:func:`view_params`) are a pure function of (seed, dataset position, view
+index), so a teacher can embed each view once and the trainer crop the same one.
+
+The image is the dataset's square cache (the centre square of the file, ``activekd.imaging.square``); the
+reference crops the whole decoded file, so on a non-square photo its crops also reach the two strips outside
+the square (docs/presets.md).
 """
 
 from __future__ import annotations
@@ -21,7 +30,8 @@ from torch import Tensor
 
 SCALE = (0.5, 1.0)
 RATIO = (3 / 4, 4 / 3)
-_DRAWS = 5  # uniforms per crop: area, log aspect, x, y, flip
+TRIES = 10  # torchvision's RandomResizedCrop.get_params
+_DRAWS = 2 * TRIES + 3  # uniforms per crop: TRIES areas, TRIES log aspects, x, y, flip
 
 
 def random_crop_flip(x: Tensor, generator: torch.Generator, *, scale: tuple[float, float] = SCALE,
@@ -39,16 +49,23 @@ def crop_flip_params(b: int, generator: torch.Generator, *, scale: tuple[float, 
 
 
 def theta_from_uniforms(u: Tensor, scale: tuple[float, float], ratio: tuple[float, float], flip: bool) -> Tensor:
-    """``[..., 5]`` uniforms in ``[0, 1)`` -> float32 affine maps ``[..., 2, 3]`` of RandomResizedCrop + flip."""
+    """``[..., _DRAWS]`` uniforms in ``[0, 1)`` -> float32 affine maps ``[..., 2, 3]`` of RandomResizedCrop + flip."""
     u = u.double()
-    area = scale[0] + (scale[1] - scale[0]) * u[..., 0]
+    area = scale[0] + (scale[1] - scale[0]) * u[..., :TRIES]
     lo, hi = math.log(ratio[0]), math.log(ratio[1])
-    r = torch.exp(lo + (hi - lo) * u[..., 1])
-    w = torch.sqrt(area * r).clamp(max=1.0)
-    h = torch.sqrt(area / r).clamp(max=1.0)
-    tx = (2 * u[..., 2] - 1) * (1 - w)
-    ty = (2 * u[..., 3] - 1) * (1 - h)
-    sx = torch.where((u[..., 4] < 0.5) & flip, -w, w)
+    r = torch.exp(lo + (hi - lo) * u[..., TRIES:2 * TRIES])
+    w_try, h_try = torch.sqrt(area * r), torch.sqrt(area / r)
+    fits = (w_try <= 1.0) & (h_try <= 1.0)
+    first = (~fits).long().cumprod(-1).sum(-1, keepdim=True)  # tries before the first fit (TRIES: none fits)
+    pick = first.clamp(max=TRIES - 1)
+    r_fall = min(max(1.0, ratio[0]), ratio[1])  # the square's aspect clamped into ratio, centred
+    none = first.squeeze(-1) == TRIES
+    w = torch.where(none, min(1.0, r_fall), w_try.gather(-1, pick).squeeze(-1))
+    h = torch.where(none, min(1.0, 1.0 / r_fall), h_try.gather(-1, pick).squeeze(-1))
+    x, y, f = u[..., 2 * TRIES], u[..., 2 * TRIES + 1], u[..., 2 * TRIES + 2]
+    tx = torch.where(none, 0.0, (2 * x - 1) * (1 - w))
+    ty = torch.where(none, 0.0, (2 * y - 1) * (1 - h))
+    sx = torch.where((f < 0.5) & flip, -w, w)
     zero = torch.zeros_like(w)
     return torch.stack([torch.stack([sx, zero, tx], -1), torch.stack([zero, h, ty], -1)], -2).float()
 

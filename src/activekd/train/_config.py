@@ -19,7 +19,8 @@ class TrainConfig:
     lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
     weight_decay: float = field(default=1e-2, metadata={"help": "AdamW weight decay"})
     warmup: float = field(default=0.1, metadata={"help": "fraction of steps of linear warm-up (then linear decay)"})
-    repeat: int = field(default=200, metadata={"help": "labeled set sampled with replacement to repeat × |labeled| samples per round"})
+    repeat: int = field(default=200, metadata={"help": "steps per round: repeat × ⌈|labeled| / batch_labeled⌉, each drawing batch_labeled "
+                                                       "labeled images with replacement (the references' count)"})
     batch_labeled: int = field(default=64, metadata={"help": "labeled images per step"})
     batch_unlabeled: int = field(default=64, metadata={"help": "unlabeled images per step (cycled)"})
     augment: bool = field(default=False, metadata={"help": "train on augmented views: a random resized crop (area 0.5-1, aspect 3/4-4/3) + horizontal flip of each image, on the device; with a VLM teacher and --views K, one of K fixed views whose teacher logits match the crop"})

@@ -78,8 +78,9 @@ def num_steps(num_labeled: int, cfg: TrainConfig) -> int:
 
     erjui/PCoreSet pads the labeled set to a multiple of the batch (``build_data_loader(drop_last=True,
     duplicate_if_needed=True)``) and draws ``repeat`` times the padded size with replacement
-    (``RandomSampler(replacement=True, num_samples=len · 200)``); erjui/DHO runs ``repeat`` epochs over the same
-    padded loader. ``batch_labeled`` is the global batch: a process group trains the same count.
+    (``RandomSampler(replacement=True, num_samples=len · 200)``); erjui/DHO runs ``repeat`` shuffled epochs of
+    ``⌈m / 64⌉`` batches (its loader neither pads nor drops: the last batch is short). ``batch_labeled`` is the
+    global batch: a process group trains the same count.
     """
     return cfg.repeat * max(1, math.ceil(num_labeled / cfg.batch_labeled))
 
