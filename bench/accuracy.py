@@ -1,7 +1,9 @@
 """Accuracy benchmark of the demo setting: DHO student vs CE-only (plain AL), several seeds.
 
 Fashion-MNIST, stand-in teacher, small-cnn, 1 shot + ROUNDS × BUDGET labels. Runs `activekd run`
-for each (seed, kd) into OUT/kd-SEED (resuming finished runs), then prints final test accuracies.
+for each (seed, kd) into OUT/STRATEGY-KD-seedSEED (resuming finished runs), then prints final test accuracies.
+The folders are named as `activekd benchmark offline` names its cells, so `--out runs/grid` reuses the grid's
+finished DHO cells (same configuration) instead of training them again.
 
     python bench/accuracy.py --seeds 1 2 3 --kd dho none --out runs/bench-accuracy
 """
@@ -30,12 +32,15 @@ def main() -> None:
     table: dict[str, dict[int, float]] = {}
     for kd in args.kd:
         for seed in args.seeds:
-            out = Path(args.out) / f"{args.strategy}-{kd}-{seed}"
+            out = Path(args.out) / f"{args.strategy}-{kd}-seed{seed}"
             t = time.time()
-            rc = cli_main(["run", "--out", str(out), "--kd", kd, "--seed", str(seed), "--strategy", args.strategy,
-                           "--rounds", str(args.rounds), "--budget", str(args.budget), "--device", args.device, "--no-progress"])
-            if rc:
-                raise SystemExit(rc)
+            if (out / "results.json").is_file() and json.loads((out / "results.json").read_text())["complete"]:
+                print(f"[{kd} seed {seed}] finished run reused: {out}", flush=True)
+            else:
+                rc = cli_main(["run", "--out", str(out), "--kd", kd, "--seed", str(seed), "--strategy", args.strategy,
+                               "--rounds", str(args.rounds), "--budget", str(args.budget), "--device", args.device, "--no-progress"])
+                if rc:
+                    raise SystemExit(rc)
             res = json.loads((out / "results.json").read_text())
             table.setdefault(kd, {})[seed] = res["final"]["student_acc"]
             print(f"[{kd} seed {seed}] final {100 * res['final']['student_acc']:.2f}% with {res['num_labels']} labels ({time.time() - t:.0f} s)", flush=True)

@@ -7,9 +7,18 @@ from pathlib import Path
 
 import pytest
 from _labelstudio_server import label_studio  # noqa: F401 - the real Label Studio fixture, shared by tests/session and tests/serve
+from hypothesis import HealthCheck, Phase, settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
+
+# Property-based (fuzz) tests: `ci` (the default) runs a fixed, derandomized 50 examples per test (the same inputs on
+# every run, no example database); HYPOTHESIS_PROFILE=long runs 5,000 per test, freshly drawn, on purpose.
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]  # the fuzzers write files and run the CLI: slow is expected
+settings.register_profile("ci", derandomize=True, max_examples=50, deadline=None, database=None, print_blob=True,
+                          suppress_health_check=_SLOW_OK, phases=[p for p in Phase if p is not Phase.explain])
+settings.register_profile("long", max_examples=5000, deadline=None, print_blob=True, suppress_health_check=_SLOW_OK)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 

@@ -13,6 +13,7 @@ import typing
 from pathlib import Path
 from typing import Any, Callable
 
+from activekd._parsers import MAX_CONFIG_BYTES, parse_toml, parse_yaml, read_text
 from activekd.config import SECTIONS, TOP_FIELDS, RunConfig
 from activekd.errors import ConfigError
 
@@ -59,13 +60,17 @@ def add_config_args(parser: argparse.ArgumentParser, sections: tuple[str, ...] =
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """``{section: {field: value}}`` (and run-level fields at the top) from a TOML or YAML file; unknown keys refused."""
+    """``{section: {field: value}}`` (and run-level fields at the top) from a TOML or YAML file; unknown keys refused.
+
+    The file is read through the parsers with limits (:mod:`activekd._parsers`: size, nesting, no YAML aliases, UTF-8);
+    the values' types and ranges are checked when the configuration is built from them."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as e:
-        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
-    data = _parse(path, text)
+    text = read_text(path, what="config file", error=ConfigError, limit=MAX_CONFIG_BYTES)
+    source = f"config file {path}"
+    if path.suffix.lower() in (".yaml", ".yml"):
+        data = parse_yaml(text, source, ConfigError) or {}
+    else:
+        data = parse_toml(text, source, ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path}: expected sections such as [loop], got {type(data).__name__}")
     fields = {s: {f.name for f in dataclasses.fields(cls)} for s, cls, _ in SECTIONS}
@@ -73,27 +78,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         if key in fields:
             unknown = set(value or {}) - fields[key] if isinstance(value, dict) else {"(not a table)"}
             if unknown:
-                raise ConfigError(f"config file {path}: unknown option(s) {', '.join(sorted(unknown))} in [{key}]; "
+                raise ConfigError(f"config file {path}: unknown option(s) {', '.join(sorted(map(str, unknown)))} in [{key}]; "
                                   f"valid: {', '.join(sorted(fields[key]))}")
         elif key not in TOP_FIELDS:
             raise ConfigError(f"config file {path}: unknown section or option {key!r}; valid: {', '.join([*fields, *TOP_FIELDS])}")
     return data
-
-
-def _parse(path: Path, text: str) -> Any:
-    if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            return yaml.safe_load(text) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    import tomllib
-
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {path} is not valid TOML ({e}); YAML files need a .yaml suffix") from None
 
 
 def build_config(ns: argparse.Namespace, defaults: dict[str, Any] | None = None) -> RunConfig:

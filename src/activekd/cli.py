@@ -5,6 +5,10 @@
 dataclasses' field help (``_cli_options``). It imports only the configuration and the session (and
 the export package for deployment): the session does the work. A user's mistake
 (:class:`~activekd.errors.ActiveKDError`) is one line and exit 2; anything else is a bug, shown with its traceback.
+
+Exit statuses: 0 done (``run``/``resume``: every round trained; ``sync``: the batch is complete), 1 a bug,
+2 refused (a user's mistake, one line), 3 waiting for labels (``run``/``resume``/``sync``: a round's picks are not
+all labeled; ``activekd status --json`` says which), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ from activekd.config import LabelStudioConfig
 from activekd.errors import ActiveKDError, ConfigError
 from activekd.presets import PRESETS, preset_values
 
+EXIT_DONE, EXIT_BUG, EXIT_REFUSED, EXIT_WAITING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+"""The exit statuses (docs/status.md): 3 tells a script "a person's turn" from 0 "finished"."""
+
 DEMO = dict(dataset="fashion-mnist", teacher="standin", student="small-cnn", strategy="random", shots=1, rounds=10, budget=10, seed=1)
 DEMO_OUT = "runs/demo"
 OVERVIEW = """activekd trains a small image classifier with as few human labels as possible: a vision-language
@@ -40,7 +47,7 @@ teacher distils into a dual-head student (DHO) while active learning (PCoreSet, 
   activekd demo                     the offline Fashion-MNIST demo (about 3 minutes on 2 CPU cores)
   activekd run --out RUN ...        a run (see `activekd run --help`); `activekd resume RUN` continues it
   activekd label RUN FILE           a person's labels for a run with --oracle human
-  activekd status RUN               where a run stands
+  activekd status RUN [--json]      where a run stands (run/resume/sync exit 3 while waiting for labels)
   activekd export RUN ... / predict deploy the trained student
   activekd list                     datasets, teachers, students, strategies, oracles, presets
 
@@ -80,34 +87,48 @@ def _print_report(report) -> None:
     print(report.describe(), flush=True)
 
 
-def _finish(session, res: dict, out: Path) -> None:
+def _finish(session, res: dict, out: Path) -> int:
+    """Say what the run needs next; returns its exit status (:data:`EXIT_WAITING` while a round waits for labels)."""
     pending = session.store.pending_round()
     if pending is not None:
         print(f"round {pending.round}: {len(pending.picks)} image(s) to label: {session.oracle.describe(session.batch(pending.round))}")
-    elif res["complete"]:
+        return EXIT_WAITING
+    if res["complete"]:
         f = res["final"]
         print(f"done: {res['num_labels']} labels; final student accuracy {_fmt(f['student_acc']).strip()}%"
               + (f", teacher {_fmt(f['teacher_acc']).strip()}%" if f.get("teacher_acc") is not None else ""))
         print(f"results: {out / 'results.json'}  student: {out / 'student.safetensors'}  session: {out / 'session.sqlite'}")
+    return EXIT_DONE
+
+
+def _waiting_status(out: Path) -> int:
+    """:data:`EXIT_WAITING` when the run in ``out`` waits for labels, else :data:`EXIT_DONE` (read-only)."""
+    from activekd.session import SessionStore, standing
+
+    with SessionStore.open(out, readonly=True) as store:
+        return EXIT_WAITING if standing(store, out).state == "waiting-for-labels" else EXIT_DONE
 
 
 def _run(ns: argparse.Namespace, device: str, open_run) -> int:
-    """Run ``open_run(compute)``'s session here, or as ``--nproc`` processes (torchrun); a rank > 0 serves rank 0."""
+    """Run ``open_run(compute)``'s session here, or as ``--nproc`` processes (torchrun); a rank > 0 serves rank 0.
+
+    Returns the exit status; inside a torchrun launch rank 0 ends 0 when waiting (torchrun would call 3 a failure) and
+    the launching process reads the run's standing instead."""
     from activekd.parallel import torchrun, without_option
     from activekd.session import launch, serve_rank
 
     if getattr(ns, "nproc", 1) < 1:
         raise ConfigError(f"--nproc must be >= 1, got {ns.nproc}")
-    if getattr(ns, "nproc", 1) > 1:
-        return torchrun(ns.nproc, without_option(ns.argv, "--nproc"))
     out = Path(ns.out)
+    if getattr(ns, "nproc", 1) > 1:
+        rc = torchrun(ns.nproc, without_option(ns.argv, "--nproc"))
+        return _waiting_status(out) if rc == EXIT_DONE else rc
     with launch(device) as compute:
         if not compute.group.is_main:
             return serve_rank(compute)
         with open_run(compute) as session:
-            res = session.run(on_round=print_round)
-            _finish(session, res, out)
-    return 0
+            rc = _finish(session, session.run(on_round=print_round), out)
+        return EXIT_DONE if compute.group.world_size > 1 else rc
 
 
 def cmd_run(ns: argparse.Namespace, defaults: dict[str, Any] | None = None) -> int:
@@ -176,28 +197,31 @@ def cmd_sync(ns: argparse.Namespace) -> int:
         report = sync(session, relabel=ns.relabel)
         _print_report(report)
         if ns.continue_ and report.round is not None and not report.missing:
-            res = session.run(on_round=print_round)
-            _finish(session, res, Path(ns.out))
-    return 0
+            return _finish(session, session.run(on_round=print_round), Path(ns.out))
+        return EXIT_WAITING if session.store.pending_round() is not None else EXIT_DONE
 
 
 def cmd_status(ns: argparse.Namespace) -> int:
     from activekd.report import stopping_advice
-    from activekd.session import SessionStore
+    from activekd.session import SessionStore, standing
 
     out = Path(ns.out)
     with SessionStore.open(out, readonly=True) as store:
-        rounds = store.rounds()
-        print(f"{out}: {len(store.labels())} labels, {sum(r.status == 'done' for r in rounds)} round(s) done")
-        for i, r in enumerate(rounds):
-            print_round(dict(r.metrics, _header=i == 0))
-            if r.status != "done":
-                have = {i for i, _ in store.labels()}
-                print(f"       round {r.round} awaits labels for {sum(p not in have for p in r.picks)} of {len(r.picks)} image(s)")
-    if rounds:
-        advice = stopping_advice([r.metrics for r in rounds])
+        rounds, where = store.rounds(), standing(store, out)
+    advice = stopping_advice([r.metrics for r in rounds]) if rounds else None
+    if ns.json:
+        print(where.to_json(advice=advice))
+        return EXIT_DONE
+    of = "" if where.rounds_planned is None else f" of {where.rounds_planned + 1}"
+    print(f"{out}: {where.labels} labels, {where.rounds_trained}{of} round(s) trained; {where.summary}")
+    for i, r in enumerate(rounds):
+        print_round(dict(r.metrics, _header=i == 0))
+        if r.round == where.pending_round:
+            print(f"       round {r.round} awaits labels for {where.missing} of {where.picks} image(s)")
+    if advice is not None:
         print(f"advice: {advice['decision']} ({advice['reason']})")
-    return 0
+    print(f"next: {where.next}")
+    return EXIT_DONE
 
 
 def cmd_embed(ns: argparse.Namespace) -> int:
@@ -323,8 +347,9 @@ def _add_deploy_commands(sub, common) -> None:
     ex = sub.add_parser("export", parents=[common], help="one self-contained file of the trained student (ONNX, TorchScript or torch.export)")
     ex.add_argument("run", help="run folder (its final student) or a student checkpoint (.safetensors)")
     ex.add_argument("--format", required=True, help="onnx | torchscript | pt2")
-    ex.add_argument("--out", required=True, help="file to write")
-    ex.add_argument("--round", type=int, default=None, help="export round N's checkpoint instead of the final student")
+    ex.add_argument("--out", required=True, help="file to write (atomically: nothing is left if the export fails)")
+    ex.add_argument("--round", type=int, default=None, metavar="N",
+                    help="export round N's checkpoint (N >= 0) instead of the final student; a negative N is refused, not read as the latest")
     ex.set_defaults(func=cmd_export)
     pr = sub.add_parser("predict", parents=[common], help="classify images with an exported model or a run folder")
     pr.add_argument("model", help="an exported file (.onnx, .pt2, .pt) or a run folder")
@@ -356,6 +381,22 @@ class UsageError(ActiveKDError):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class _AnyOrderParser(_Parser):
+    """A subcommand's parser: its positionals and options in any order (``label RUN --relabel FILE`` as well as
+    ``label RUN FILE --relabel``), by argparse's intermixed parsing, which plain parsing lacks for optional positionals."""
+
+    _inside = False  # parse_known_intermixed_args calls parse_known_args (Python < 3.13): the inner calls parse plainly
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._inside:
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
 
 
 def _common() -> argparse.ArgumentParser:
@@ -406,8 +447,10 @@ def _label_commands(sub, common) -> None:
     sy.add_argument("--relabel", action="store_true", help="take Label Studio's answer where it differs from the stored label")
     sy.add_argument("--continue", dest="continue_", action="store_true", help="when the batch is complete, go on with the next round")
     sy.set_defaults(func=cmd_sync)
-    st = sub.add_parser("status", parents=[common], help="show a run's rounds (read-only)")
+    st = sub.add_parser("status", parents=[common], help="show a run's rounds, what it waits for and what to do next (read-only)")
     st.add_argument("out", help="run folder")
+    st.add_argument("--json", action="store_true", help="one JSON document for scripts: state (waiting-for-labels, ready, finished), "
+                    "labels, rounds, the round waiting for labels, the next step")
     st.set_defaults(func=cmd_status)
     ls = sub.add_parser("list", parents=[common], help="list datasets, teachers, students, strategies, oracles and presets")
     ls.set_defaults(func=cmd_list)
@@ -417,7 +460,7 @@ def make_parser() -> argparse.ArgumentParser:
     common = _common()
     p = _Parser(prog="activekd", parents=[common], description="Active learning with knowledge distillation from a vision-language teacher.")
     p.set_defaults(verbose=False, quiet=False)
-    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", parser_class=_AnyOrderParser)
     _run_commands(sub, common)
     _label_commands(sub, common)
     _add_deploy_commands(sub, common)
@@ -452,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ns = make_parser().parse_args(argv)
     except UsageError as e:
         print(f"activekd: error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_REFUSED
     if ns.command is None:
         print(OVERVIEW)
         return 0
@@ -486,13 +529,13 @@ def _call(ns: argparse.Namespace) -> int:
         print(f"activekd: error: {e.strerror or e}{where}", file=sys.stderr)
     except KeyboardInterrupt:
         print("activekd: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception:
         traceback.print_exc()
         print("activekd: internal error: this is a bug in activekd, not your mistake; please report it with the traceback above",
               file=sys.stderr)
-        return 1
-    return 2
+        return EXIT_BUG
+    return EXIT_REFUSED
 
 
 if __name__ == "__main__":

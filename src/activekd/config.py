@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from activekd._fields import Count, Fraction, Positive, PositiveCount, Side, check_fields
 from activekd.errors import ConfigError
 from activekd.students import TUNES
 from activekd.teachers import TeacherConfig
@@ -29,28 +29,20 @@ class DataConfig:
 
     dataset: str = field(default="fashion-mnist", metadata={"help": "fashion-mnist | imagefolder:DIR | csv:FILE (path,label[,split]) | coop:NAME[:DIR] (the 11 CoOp datasets)"})
     data_root: str | None = field(default=None, metadata={"help": "folder with the dataset's files (fashion-mnist: the IDX files)"})
-    image_size: int | None = field(default=None, metadata={
+    image_size: Side | None = field(default=None, metadata={
         "help": "side of the decoded-image cache for file datasets (shorter side resized, centre square); default: "
                 f"{AUGMENTED_IMAGE_SIZE} with --augment (crops come from more of the image than the 224 input), else {IMAGE_SIZE}"})
-    pool_limit: int | None = field(default=None, metadata={"help": "use a seeded random subset of this many pool images (quick trials)"})
-    test_limit: int | None = field(default=None, metadata={"help": "evaluate on a seeded random subset of this many test images"})
+    pool_limit: PositiveCount | None = field(default=None, metadata={"help": "use a seeded random subset of this many pool images (quick trials)"})
+    test_limit: PositiveCount | None = field(default=None, metadata={"help": "evaluate on a seeded random subset of this many test images"})
     eval_on: tuple[str, ...] = field(default=(), metadata={
         "help": "extra test sets, one or more dataset specs (e.g. csv:shifted.csv imagefolder:DIR): each round's student "
                 "(and a VLM teacher) is also scored on each one's test split, else its labeled images; classes matched by name"})
 
     def __post_init__(self) -> None:
-        specs = [self.eval_on] if isinstance(self.eval_on, str) else self.eval_on
-        if not isinstance(specs, (list, tuple)) or not all(isinstance(s, str) for s in specs):
-            raise ConfigError(f"eval_on must be dataset specs (strings), got {self.eval_on!r}")
-        object.__setattr__(self, "eval_on", tuple(p.strip() for s in specs for p in s.split(",") if p.strip()))
+        check_fields(self)
+        object.__setattr__(self, "eval_on", tuple(p.strip() for s in self.eval_on for p in s.split(",") if p.strip()))
         if len(set(self.eval_on)) != len(self.eval_on):
             raise ConfigError(f"eval_on names a dataset twice: {', '.join(self.eval_on)}")
-        if self.image_size is not None and self.image_size < 8:
-            raise ConfigError(f"image_size must be >= 8, got {self.image_size}")
-        for name in ("pool_limit", "test_limit"):
-            v = getattr(self, name)
-            if v is not None and v < 1:
-                raise ConfigError(f"{name} must be >= 1, got {v}")
 
 
 @dataclass(frozen=True)
@@ -61,7 +53,7 @@ class StudentConfig:
                                                              "openclip:ARCH[:PRETRAINED] | hf:MODEL_ID_OR_DIR (a VLM's image tower)"})
     pretrained: bool = field(default=True, metadata={"help": "start from pretrained weights: ImageNet when they can be had; "
                                                              "a VLM tower's named weights, an error when they cannot be had"})
-    input_size: int | None = field(default=None, metadata={"help": "override the student's input side"})
+    input_size: Side | None = field(default=None, metadata={"help": "override the student's input side"})
     tune: str = field(default="full", metadata={"help": "full (train the whole student) | linear (linear probe: the backbone "
                                                         "frozen, only the CE and KD heads train)"})
     require_pretrained: bool = field(default=False, metadata={
@@ -69,12 +61,9 @@ class StudentConfig:
                 "local copy goes) instead of a random initialisation with a warning; the papers' presets set it"})
 
     def __post_init__(self) -> None:
-        if self.input_size is not None and self.input_size < 8:
-            raise ConfigError(f"student input_size must be >= 8, got {self.input_size}")
+        check_fields(self, "student ")
         if self.tune not in TUNES:
             raise ConfigError(f"unknown student tune {self.tune!r}; valid: {', '.join(TUNES)}")
-        if not isinstance(self.require_pretrained, bool):
-            raise ConfigError(f"student require_pretrained must be true or false, got {self.require_pretrained!r}")
 
 
 @dataclass(frozen=True)
@@ -82,13 +71,13 @@ class LoopConfig:
     """The active-learning loop."""
 
     strategy: str = field(default="random", metadata={"help": "selection strategy (see `activekd list`)"})
-    shots: int = field(default=1, metadata={"help": "initial labeled images per class (0: no labels; round 0 trains nothing and the teacher picks)"})
-    rounds: int = field(default=10, metadata={"help": "selection rounds after the initial set"})
-    budget: int = field(default=10, metadata={"help": "images labeled per round"})
-    seed: int = field(default=1, metadata={"help": "seed of the initial set, every student and every strategy"})
-    alpha: float = field(default=0.5, metadata={"help": "KD-head weight α of the prediction p = (1-α)·softmax(ce) + α·softmax(kd/β) "
+    shots: Count = field(default=1, metadata={"help": "initial labeled images per class (0: no labels; round 0 trains nothing and the teacher picks)"})
+    rounds: Count = field(default=10, metadata={"help": "selection rounds after the initial set"})
+    budget: PositiveCount = field(default=10, metadata={"help": "images labeled per round"})
+    seed: Count = field(default=1, metadata={"help": "seed of the initial set, every student and every strategy"})
+    alpha: Fraction = field(default=0.5, metadata={"help": "KD-head weight α of the prediction p = (1-α)·softmax(ce) + α·softmax(kd/β) "
                                                         "(erjui/DHO's α weights the CE head: α_DHO = 1 - α); selection's mix"})
-    beta: float = field(default=1.0, metadata={"help": "KD-head temperature β of the prediction"})
+    beta: Positive = field(default=1.0, metadata={"help": "KD-head temperature β of the prediction"})
     search_alpha_beta: bool = field(default=True, metadata={"help": "choose the mix predicted with from data: DHO's search on the "
                                                                     "labeled validation split when there is one, else on the labeled picks "
                                                                     "(out-of-sample for the student that picked them; pure KD until 2 per "
@@ -99,15 +88,7 @@ class LoopConfig:
     checkpoints: bool = field(default=True, metadata={"help": "keep every round's student weights"})
 
     def __post_init__(self) -> None:
-        for name in ("rounds", "shots"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.budget < 1:
-            raise ConfigError(f"budget must be >= 1, got {self.budget}")
-        if self.seed < 0:
-            raise ConfigError(f"seed must be >= 0, got {self.seed}")
-        if not 0 <= self.alpha <= 1 or not (math.isfinite(self.beta) and self.beta > 0):
-            raise ConfigError(f"alpha must be in [0, 1] and beta a finite number > 0, got alpha={self.alpha}, beta={self.beta}")
+        check_fields(self)
         if self.initial not in INITIAL:
             raise ConfigError(f"unknown initial set {self.initial!r}; valid: {', '.join(INITIAL)}")
         if self.oracle not in ORACLES:
@@ -122,6 +103,9 @@ class LabelStudioConfig:
     project: str | None = field(default=None, metadata={"help": "project title (default: activekd <run folder name>)"})
     document_root: str | None = field(default=None, metadata={
         "help": "the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT; images and the run folder must lie under it"})
+
+    def __post_init__(self) -> None:
+        check_fields(self, "labelstudio ")
 
 
 @dataclass(frozen=True)
@@ -143,6 +127,7 @@ class RunConfig:
     EXTENDABLE = ("rounds", "budget")
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.data.image_size is None:  # resolved once, so a saved run records the side its images were stored at
             side = AUGMENTED_IMAGE_SIZE if self.train.augment else IMAGE_SIZE
             object.__setattr__(self, "data", dataclasses.replace(self.data, image_size=side))

@@ -78,3 +78,23 @@ def test_predict_names_unreadable_images_in_one_line(cli_model, tmp_path, fmnist
     err = capsys.readouterr().err
     naming = [line for line in err.splitlines() if any(b in line for b in bad)]
     assert len(naming) == 1 and all(b in naming[0] for b in bad), err
+
+
+def test_export_and_predict_errors_name_the_users_out_and_leave_nothing(runs, cli_model, tmp_path, fmnist, capsys):
+    images, folder = tmp_path / "images", tmp_path / "out"
+    images.mkdir()
+    folder.mkdir()
+    for i in range(2):
+        fmnist.images.pil(i).save(images / f"{i}.png")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for argv in (["export", str(runs["small-cnn"]), "--format", "onnx", "--out", str(folder)],
+                 ["export", str(runs["small-cnn"]), "--format", "torchscript", "--out", str(folder)],
+                 ["predict", str(cli_model), str(images), "--out", str(folder), "--no-progress"]):
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and err.endswith(f"({folder})") and ".tmp" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and not any(folder.iterdir())
+    assert main(["export", str(runs["small-cnn"]), "--format", "onnx", "--out", str(tmp_path / "m.onnx"), "--round", "-1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--round must be a round number >= 0, got -1" in err

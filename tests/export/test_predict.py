@@ -231,3 +231,34 @@ def test_the_predictor_crops_with_the_training_loaders_function():
     from activekd.imaging import square
 
     assert loader.square is square and predictor.square is square
+
+
+def test_a_negative_round_is_refused_in_one_line_not_read_as_the_latest(runs, tmp_path):
+    for bad in (-1, -7, True):
+        with pytest.raises(ExportError, match=r"--round must be a round number >= 0, got") as e:
+            export_student(runs["small-cnn"], "onnx", tmp_path / "m.onnx", round=bad)
+        assert "\n" not in str(e.value) and "without --round the run's final student" in str(e.value)
+        with pytest.raises(ExportError, match=r"--round must be a round number >= 0"):
+            load_predictor(runs["small-cnn"], round=bad)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_corrupt_store_is_named_when_the_student_is_missing(runs, tmp_path):
+    import shutil
+
+    from activekd.session import SessionStore
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["small-cnn"], run)
+    (run / "student.safetensors").unlink()
+    SessionStore.create(run).close()
+    raw = bytearray((run / "session.sqlite").read_bytes())
+    raw[100:600] = b"\xa5" * 500  # the schema page, after the 100-byte header that carries activekd's mark
+    (run / "session.sqlite").write_bytes(bytes(raw))
+    with pytest.raises(ExportError, match=r"cannot be exported: .*session.sqlite is corrupt") as e:
+        export_student(run, "onnx", tmp_path / "m.onnx")
+    assert "student.safetensors" not in str(e.value) and "\n" not in str(e.value)
+    (run / "session.sqlite").unlink()  # no store at all: the missing student is named, as before
+    with pytest.raises(ExportError, match=r"has no student.safetensors \(the run is not complete"):
+        export_student(run, "onnx", tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()

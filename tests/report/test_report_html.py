@@ -10,6 +10,7 @@ import subprocess
 import pytest
 from PIL import Image
 
+from activekd.cli import main
 from activekd.report import build_report, figures_dir
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -77,3 +78,25 @@ def test_report_renders_in_headless_chromium(make_run, tmp_path):
     assert shot.is_file(), proc.stderr[-2000:]
     assert Image.open(shot).size == (1200, 3000)
     assert non_blank(shot)
+
+
+def test_a_report_written_to_a_folder_fails_naming_it_and_leaves_nothing(make_run, tmp_path, capsys):
+    run = make_run("a", [0.4, 0.5])
+    (tmp_path / "out").mkdir()
+    assert main(["report", str(run), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.endswith(f"({tmp_path / 'out'})") and ".tmp" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "out"] and not any((tmp_path / "out").iterdir())
+
+
+def test_a_report_that_fails_midway_leaves_the_old_one_whole(make_run, tmp_path, monkeypatch):
+    import activekd.report._report as report
+
+    runs = grid(make_run)
+    out = build_report(runs, tmp_path / "rep" / "report.html")
+    before = {p.name: p.read_bytes() for p in [out, *figures_dir(out).iterdir()]}
+    monkeypatch.setattr(report.sec, "advice_section", lambda c: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        build_report(runs[:1], out)
+    assert {p.name: p.read_bytes() for p in [out, *figures_dir(out).iterdir()]} == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report.html", "report_files"]

@@ -41,3 +41,33 @@ def test_missing_run_is_a_one_line_error(tmp_path):
     (tmp_path / "bad" / "results.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         compare_table([tmp_path / "bad"])
+
+
+def _dataset(run, **fields):
+    import json
+
+    doc = json.loads((run / "results.json").read_text())
+    doc["dataset"].update(fields)
+    (run / "results.json").write_text(json.dumps(doc))
+    return run
+
+
+def test_comparing_runs_on_different_data_warns_in_one_line(make_run, tmp_path, caplog):
+    import logging
+
+    from activekd.report import build_report
+
+    a, b, c = (make_run(n, [0.4, 0.5]) for n in ("a", "b", "c"))
+    caplog.set_level(logging.WARNING, logger="activekd.report")
+    compare_table([a, b])
+    assert not caplog.records  # same dataset, same fingerprint
+    _dataset(b, name="cifar10")
+    compare_table([a, b, c])
+    (w,) = caplog.records
+    assert w.getMessage() == ("these runs are on different datasets, so their accuracies are not comparable: "
+                              "fashion-mnist: a, c; cifar10: b")
+    caplog.clear()
+    _dataset(b, name="fashion-mnist", fingerprint="other")
+    assert "not comparable" in build_report([a, b], tmp_path / "r.html").read_text()
+    (w,) = caplog.records
+    assert "different data (another --pool-limit/--test-limit" in w.getMessage() and "(data other): b" in w.getMessage()

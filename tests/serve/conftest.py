@@ -14,3 +14,12 @@ import pytest
 def label_studio_ml(label_studio):
     """The shared real Label Studio (tests/_labelstudio_server.py), started with ML backends on 127.0.0.1 allowed."""
     return label_studio
+
+
+@pytest.fixture
+def client():
+    """``(inbox, Flask test client)`` of a backend serving round 1 (tests/serve/payloads.py)."""
+    from payloads import served_app
+
+    inbox, app = served_app()
+    return inbox, app.test_client()

@@ -4,28 +4,17 @@ import logging
 
 import pytest
 import torch
+from payloads import CLASSES, KNOWN, created
 
 from activekd.serve import (
     Event,
     Guess,
-    Inbox,
     PayloadError,
-    create_app,
     parse_webhook,
     predictions,
     queue_order,
     snapshot,
 )
-from activekd.session._labelstudio import choice_result
-
-CLASSES = ["cat", "dog", "fox"]
-KNOWN = frozenset({"a", "b", "c", "d"})
-
-
-def created(sid="a", choice="dog", project=7, action="ANNOTATION_CREATED", **ann):
-    return {"action": action, "project": {"id": project, "title": "activekd run"},
-            "task": {"id": 3, "data": {"image": "/data/local-files/?d=a.png", "activekd_id": sid}},
-            "annotation": {"id": 11, "result": choice_result(choice), **ann}}
 
 
 def parse(body):
@@ -74,14 +63,6 @@ def test_the_queue_serves_unlabeled_picks_first_then_the_least_confident():
     student, teacher = predictions(snap.guesses["a"], snap.version)
     assert student["model_version"] == teacher["model_version"] == "run-round-2" and student["score"] == teacher["score"] == 0.5
     assert student["result"][0]["value"] == {"choices": ["dog"]} and student["result"][0]["score"] == 0.7
-
-
-@pytest.fixture
-def client():
-    inbox = Inbox("run", 7, CLASSES, KNOWN)
-    probs = torch.tensor([[0.2, 0.7, 0.1]] * 4)
-    inbox.publish(snapshot(1, "run-round-1", sorted(KNOWN), probs, None, picks=["c"], labeled={"d"}, class_names=CLASSES))
-    return inbox, create_app(inbox).test_client()
 
 
 def test_the_backend_speaks_label_studios_protocol(client):

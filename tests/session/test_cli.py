@@ -148,7 +148,7 @@ def test_budget_larger_than_pool_fails_before_training(tmp_path, cache_dir, caps
 
 def test_human_oracle_label_loop(tmp_path, cache_dir, capsys):
     out = tmp_path / "run"
-    assert run(out, cache_dir, "--oracle", "human", "--rounds", "1", "--budget", "4") == 0
+    assert run(out, cache_dir, "--oracle", "human", "--rounds", "1", "--budget", "4") == 3  # 3: waits for labels
     msg = capsys.readouterr().out
     req = out / "to_label" / "round_000.csv"
     assert req.exists() and "activekd label" in msg
@@ -174,7 +174,7 @@ def test_human_oracle_label_loop(tmp_path, cache_dir, capsys):
     assert main(["label", str(out), str(tmp_path / "part.csv")]) == 0
     capsys.readouterr()
     waiting = db_dump(out)
-    assert main(["resume", str(out)]) == 0  # still waiting for two labels: says so, trains nothing
+    assert main(["resume", str(out)]) == 3  # still waiting for two labels: says so, trains nothing, exits 3
     assert "round 0: 4 image(s) to label" in capsys.readouterr().out and db_dump(out) == waiting
     (tmp_path / "rest.csv").write_text("id,label\n" + "".join(f"{p},8\n" for p in picks[2:]))
     assert main(["label", str(out), str(tmp_path / "rest.csv")]) == 0

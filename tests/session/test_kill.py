@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from activekd.cli import main
-from activekd.session._faults import KILL_POINTS
+from activekd._faults import KILL_POINTS
 
 pytestmark = pytest.mark.slow
 ARGS = ["--strategy", "entropy", "--rounds", "2", "--budget", "5", "--seed", "3", "--pool-limit", "400", "--test-limit", "200",
@@ -29,26 +30,30 @@ def cli(*args: str, kill_at: str | None = None, timeout: float = 300) -> subproc
 
 
 def state(out: Path) -> dict:
-    """What must equal an uninterrupted run: every label (id, label, source, round) and every round's picks and figures."""
+    """What must equal an uninterrupted run: every label (id, label, source, round), every round's picks and figures, and
+    the label history (imports, label events)."""
     con = sqlite3.connect(out / "session.sqlite")
     try:
         labels = con.execute("SELECT sample_id, label, source, round FROM labels ORDER BY rowid").fetchall()
         rounds = con.execute("SELECT round, status, picks, metrics, checkpoint_sha256 FROM rounds ORDER BY round").fetchall()
+        history = con.execute("SELECT i.import_id, i.kind, e.sample_id, e.new_label, e.old_label FROM imports i"
+                              " JOIN label_events e USING (import_id) ORDER BY e.event_id").fetchall()
     finally:
         con.close()
     strip = [(r, s, json.loads(p), {k: v for k, v in json.loads(m).items() if k != "seconds"}, h) for r, s, p, m, h in rounds]
-    return {"labels": labels, "rounds": strip}
+    return {"labels": labels, "rounds": strip, "history": history}
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, cache_dir):
     out = tmp_path_factory.mktemp("kill") / "ref"
     assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), *ARGS]) == 0
-    return state(out), json.loads((out / "results.json").read_text())
+    return state(out), json.loads((out / "results.json").read_text()), out
 
 
 def test_every_named_point_is_exercised_by_a_kill_test():
-    covered = {p for p, _ in SIMULATED_POINTS} | {"batch-file", "label-import"} | {"push", "sync"}  # push/sync: test_labelstudio_team.py
+    covered = {p for p, _ in SIMULATED_POINTS} | {"batch-file", "label-import", "label-commit", "export-write"}
+    covered |= {"push", "sync"}  # test_labelstudio_team.py
     covered |= {"rank-train"}  # tests/parallel/test_parallel_run.py: a rank of a 2-process run killed
     assert covered == set(KILL_POINTS)
 
@@ -60,7 +65,7 @@ def test_sigkill_at_a_named_point_then_rerun_equals_an_uninterrupted_run(tmp_pat
     killed = cli(*args, kill_at=f"{point}:{nth}")
     assert killed.returncode == -9, f"{point}: not killed (rc {killed.returncode}): {killed.stderr[-400:]}"
     assert main(args) == 0
-    want_state, want_results = reference
+    want_state, want_results, _ = reference
     assert state(out) == want_state
     got = json.loads((out / "results.json").read_text())
     assert got["complete"] and got["num_labels"] == want_results["num_labels"]
@@ -89,23 +94,46 @@ def test_sigkill_between_a_human_rounds_commit_and_its_batch_file_then_resume_re
     con = sqlite3.connect(out / "session.sqlite")
     picks = json.loads(con.execute("SELECT picks FROM rounds WHERE round = 0").fetchone()[0])
     con.close()
-    assert main(["resume", str(out)]) == 0
+    assert main(["resume", str(out)]) == 3  # 3: waits for labels, the batch file rebuilt
     assert [line.split(",")[0] for line in batch.read_text().splitlines()[1:]] == picks
 
 
-def test_sigkill_inside_a_label_import_loses_and_doubles_nothing(tmp_path, cache_dir):
-    out = tmp_path / "run"
-    assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), *ARGS, "--oracle", "human"]) == 0
-    answers = _answer_batch(out, tmp_path, 0)
+@pytest.fixture(scope="module")
+def waiting_run(tmp_path_factory, cache_dir):
+    """A human run waiting for round 0's 5 labels, and the answers to them; copy it before changing it."""
+    out = tmp_path_factory.mktemp("waiting") / "run"
+    assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), *ARGS, "--oracle", "human"]) == 3  # 3: waits for labels
+    return out, _answer_batch(out, out.parent, 0)
+
+
+@pytest.mark.parametrize("point", ["label-import", "label-commit"])  # before the transaction; inside it, every row written
+def test_sigkill_inside_a_label_import_loses_and_doubles_nothing(tmp_path, waiting_run, point):
+    ref, out = tmp_path / "ref", tmp_path / "run"
+    shutil.copytree(waiting_run[0], ref)
+    shutil.copytree(waiting_run[0], out)
+    answers = waiting_run[1]
+    assert main(["label", str(ref), str(answers)]) == 0  # the uninterrupted import
     before = state(out)
-    killed = cli("label", str(out), str(answers), kill_at="label-import")
+    killed = cli("label", str(out), str(answers), kill_at=point)
     assert killed.returncode == -9
     assert state(out) == before  # the import is one transaction: all or nothing
     assert main(["label", str(out), str(answers)]) == 0
     assert main(["label", str(out), str(answers)]) == 0  # again: a no-op
+    assert state(out) == state(ref)
     labels = state(out)["labels"]
     assert len(labels) == len({r[0] for r in labels}) == 15
     assert [r[2] for r in labels[10:]] == ["human"] * 5
+
+
+def test_sigkill_inside_an_export_write_leaves_nothing_and_a_rerun_equals_an_uninterrupted_export(tmp_path, reference):
+    run = reference[2]
+    want, got = tmp_path / "want" / "student.onnx", tmp_path / "got" / "student.onnx"
+    assert main(["export", str(run), "--format", "onnx", "--out", str(want)]) == 0
+    killed = cli("export", str(run), "--format", "onnx", "--out", str(got), kill_at="export-write")
+    assert killed.returncode == -9 and not got.exists()
+    assert main(["export", str(run), "--format", "onnx", "--out", str(got)]) == 0
+    assert os.listdir(got.parent) == ["student.onnx"]  # the killed export's temporary file is gone
+    assert got.read_bytes() == want.read_bytes()
 
 
 def test_two_writers_on_one_run_folder_exactly_one_proceeds(tmp_path, cache_dir, reference):

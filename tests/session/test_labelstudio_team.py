@@ -42,7 +42,7 @@ def test_a_team_in_label_studio_labels_corrects_extends_and_finishes(team, label
     out = label_studio.document_root / "team-run"
     title = "activekd team-run"
     assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), *SMALL, "--oracle", "labelstudio", *ls_args,
-                 "--strategy", "entropy", "--rounds", "1", "--budget", "4"]) == 0
+                 "--strategy", "entropy", "--rounds", "1", "--budget", "4"]) == 3  # 3: waits for labels
     assert "pushed to Label Studio" in capsys.readouterr().out
     initial = store_labels(out)
     tasks = tasks_of(sdk, title)
@@ -52,7 +52,7 @@ def test_a_team_in_label_studio_labels_corrects_extends_and_finishes(team, label
     wrong = {picks[0]: next(n for n in names if n != intended[picks[0]])}
     anns = {p: sdk.annotations.create(id=tasks[p].id, result=choice_result(wrong.get(p, intended[p]))) for p in picks[:3]}
 
-    assert main(["sync", str(out)]) == 0  # a partial batch: 3 of 4
+    assert main(["sync", str(out)]) == 3  # a partial batch: 3 of 4, still waiting
     assert "3 label(s) added" in capsys.readouterr().out
     sdk.annotations.update(id=anns[picks[0]].id, result=choice_result(intended[picks[0]]))  # the annotator fixes the mistake
     sdk.annotations.create(id=tasks[picks[3]].id, result=choice_result(intended[picks[3]]))
@@ -63,7 +63,7 @@ def test_a_team_in_label_studio_labels_corrects_extends_and_finishes(team, label
     results = json.loads((out / "results.json").read_text())
     assert results["complete"] and results["rounds"][1]["labels_sha256"] == digest(corrected)
 
-    assert main(["resume", str(out), "--rounds", "2", *ls_args]) == 0  # more rounds: round 1 picks and pushes
+    assert main(["resume", str(out), "--rounds", "2", *ls_args]) == 3  # more rounds: round 1 picks, pushes and waits
     new = {p: t for p, t in tasks_of(sdk, title).items() if p not in tasks}
     assert len(new) == 4 and not set(new) & set(corrected)
     for p, t in new.items():
@@ -91,8 +91,8 @@ def test_sigkill_inside_push_and_sync_loses_and_doubles_nothing(team, label_stud
     args = ["run", "--out", str(out), "--cache-dir", str(cache_dir), *SMALL, "--oracle", "labelstudio", *ls_args,
             "--strategy", "random", "--rounds", "1", "--budget", "3"]
     assert cli(*args, kill_at="push").returncode == -9  # the round is committed; nothing pushed yet
-    assert main(["resume", str(out), *ls_args]) == 0  # pushes the batch
-    assert main(["resume", str(out), *ls_args]) == 0  # pushing again creates nothing twice
+    assert main(["resume", str(out), *ls_args]) == 3  # pushes the batch
+    assert main(["resume", str(out), *ls_args]) == 3  # pushing again creates nothing twice
     tasks = tasks_of(sdk, "activekd kill-run")
     assert len(tasks) == 3
     for sid, t in tasks.items():

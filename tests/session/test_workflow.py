@@ -65,7 +65,7 @@ def test_a_team_labels_with_a_mistake_corrects_it_extends_and_finishes(tmp_path,
     truth = lambda sid: names[fmnist.labels[fmnist.index_of([sid])[0]]]  # noqa: E731
     out = tmp_path / "run"
     assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), *SMALL, "--oracle", "human", "--strategy", "margin",
-                 "--rounds", "1", "--budget", "4"]) == 0
+                 "--rounds", "1", "--budget", "4"]) == 3  # 3: waits for labels
     initial = store_labels(out)
     batch0 = out / "to_label" / "round_000.csv"
     rows = list(csv.DictReader(batch0.open()))
@@ -80,14 +80,14 @@ def test_a_team_labels_with_a_mistake_corrects_it_extends_and_finishes(tmp_path,
     assert main(["label", str(out), str(first(batch0, answers, tmp_path / "a0"))]) == 0  # the same answers again: a no-op
     assert "0 label(s) added, 0 corrected, 4 unchanged" in capsys.readouterr().out
     assert main(["label", str(out), str(first(batch0, intended, tmp_path / "fix"))]) == 2  # a conflict needs --relabel
-    assert main(["label", str(out), str(first(batch0, intended, tmp_path / "fix")), "--relabel"]) == 0
+    assert main(["label", str(out), "--relabel", str(first(batch0, intended, tmp_path / "fix"))]) == 0  # options anywhere
     assert main(["resume", str(out)]) == 0
     res = round_metrics(out)
     corrected = dict(initial, **{p: names.index(c) for p, c in intended.items()})
     assert res[1]["labels_sha256"] == digest(corrected)  # round 1 trained on the corrected label
     assert json.loads((out / "results.json").read_text())["complete"]
 
-    assert main(["resume", str(out), "--rounds", "2"]) == 0  # grow the finished run
+    assert main(["resume", str(out), "--rounds", "2"]) == 3  # grow the finished run: round 1's picks wait for labels
     batch1 = out / "to_label" / "round_001.csv"
     picks1 = [r["id"] for r in csv.DictReader(batch1.open())]
     assert len(picks1) == 4 and not set(picks1) & set(corrected)
@@ -109,7 +109,7 @@ def test_a_team_labels_with_a_mistake_corrects_it_extends_and_finishes(tmp_path,
 def test_every_derived_file_is_rebuilt_from_the_store(tmp_path, cache_dir):
     out = tmp_path / "run"
     args = ["run", "--out", str(out), "--cache-dir", str(cache_dir), *SMALL, "--oracle", "human", "--rounds", "1", "--budget", "3"]
-    assert main(args) == 0
+    assert main(args) == 3
     batch = out / "to_label" / "round_000.csv"
     first = batch.read_text()
     con = sqlite3.connect(out / "session.sqlite")
@@ -117,7 +117,7 @@ def test_every_derived_file_is_rebuilt_from_the_store(tmp_path, cache_dir):
     con.close()
     for f in (batch, out / "results.json", out / "checkpoints" / "round_000.safetensors"):
         f.unlink()
-    assert main(["resume", str(out)]) == 0
+    assert main(["resume", str(out)]) == 3  # rebuilt, still waiting for labels
     assert batch.read_text() == first
     assert json.loads((out / "results.json").read_text())["rounds"][0]["round"] == 0
     from activekd.students.io import sha256_file
@@ -137,7 +137,7 @@ def test_initial_all_starts_from_every_label_the_dataset_carries(tmp_path, cache
     out = tmp_path / "run"
     assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), "--dataset", f"csv:{tmp_path / 'data.csv'}", "--image-size", "28",
                  "--initial", "all", "--oracle", "human", "--kd", "none", "--rounds", "1", "--budget", "3", "--repeat", "2",
-                 "--device", "cpu", "--no-progress"]) == 0
+                 "--device", "cpu", "--no-progress"]) == 3
     con = sqlite3.connect(out / "session.sqlite")
     initial = con.execute("SELECT COUNT(*), MIN(source), MAX(source) FROM labels").fetchone()
     con.close()
@@ -159,8 +159,8 @@ def test_selection_reads_fp32_outputs_whatever_the_training_precision(tmp_path, 
 
     monkeypatch.setattr(compute, "predict", spy)
     assert main(["run", "--out", str(tmp_path / "run"), "--cache-dir", str(cache_dir), *SMALL, "--strategy", "pcoreset", "--bf16",
-                 "--oracle", "human", "--rounds", "1", "--budget", "3"]) == 0
-    selection = {"pool inference", "labeled inference", "suggestions"}
+                 "--oracle", "human", "--rounds", "1", "--budget", "3"]) == 3
+    selection = {"pool inference", "labeled inference", "picks"}  # "picks": the picked images' votes and suggestions
     assert {d for d, _ in seen} >= selection | {"test"}
     assert all(bf16 is False for d, bf16 in seen if d in selection)
     assert all(bf16 is True for d, bf16 in seen if d not in selection)  # evaluation keeps --bf16 (a no-op on CPU)

@@ -100,7 +100,7 @@ def _answer(out: Path, tmp_path: Path) -> Path:
 
 def test_human_run_waits_with_no_label_and_no_student_then_trains_on_the_answers(tmp_path, cache_dir, capsys, trained_on):
     out = tmp_path / "run"
-    assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), "--rounds", "1", "--oracle", "human", *ARGS]) == 0
+    assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), "--rounds", "1", "--oracle", "human", *ARGS]) == 3
     assert labels_by_round(out) == [] and trained_on == []
     assert not (out / "checkpoints").exists() or not any((out / "checkpoints").iterdir())
     r0 = rounds(out)[0]
@@ -119,7 +119,7 @@ def test_human_run_waits_with_no_label_and_no_student_then_trains_on_the_answers
         assert scores.round == 0 and list(scores.picks) == r0["picks"] and len(scores.ids) == 300
         torch.testing.assert_close(scores.probs, scores.teacher)
         assert scores.probs.sum(1).sub(1).abs().max() < 1e-5
-    assert main(["resume", str(out)]) == 0  # still waiting: nothing trains
+    assert main(["resume", str(out)]) == 3  # still waiting: nothing trains
     assert trained_on == [] and labels_by_round(out) == []
 
     assert main(["label", str(out), str(_answer(out, tmp_path))]) == 0

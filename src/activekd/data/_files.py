@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from activekd._atomic import atomic_path
+from activekd._parsers import csv_errors
 from activekd.imaging import IMAGE_EXTENSIONS, square
 from activekd.errors import DataError
 from activekd.progress import bar
@@ -195,12 +196,14 @@ def load_csv(file: str, *, image_size: int = 224, cache_dir: str | None = None) 
     if "\x00" in text:
         raise DataError(f"csv: {file} is a binary file, not a CSV with a header path,label[,split]")
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [(h or "").strip() for h in reader.fieldnames or []]
-    if not {"path", "label"} <= set(header):
-        raise DataError(f"csv: {file} needs a header with columns path,label[,split]; got {','.join(header) or 'nothing'}")
-    reader.fieldnames = header
+    with csv_errors(reader, f"csv: {file}", DataError):
+        header = [(h or "").strip() for h in reader.fieldnames or []]
+        if not {"path", "label"} <= set(header):
+            raise DataError(f"csv: {file} needs a header with columns path,label[,split]; got {','.join(header) or 'nothing'}")
+        reader.fieldnames = header
+        records = list(reader)
     rows = []
-    for n, r in enumerate(reader, start=2):
+    for n, r in enumerate(records, start=2):
         if None in r:
             raise DataError(f"csv: {file} line {n}: more cells than the header has columns")
         r = {k: (v or "").strip() for k, v in r.items()}

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from activekd._atomic import atomic_path
+from activekd._faults import kill_point
 
 from ._formats import get_format
 
@@ -40,7 +41,8 @@ def export_student(checkpoint_or_run: str | Path, fmt: str, out: str | Path, *, 
     student, meta = load_source(checkpoint_or_run, round)
     module = MixedProbabilities(student, meta.alpha, meta.beta).eval()
     out = Path(out)
-    with torch.no_grad(), atomic_path(out, suffix=f.suffix) as tmp:
+    with torch.no_grad(), atomic_path(out, suffix=f.suffix, sweep=True) as tmp:
         f.save(module, example_batch(meta.input_size), meta.to_strings(), tmp)
+        kill_point("export-write")  # the file written, not yet in place
     log.debug("exported %s (%s, %d classes) to %s", meta.source, f.name, len(meta.class_names), out)
     return out

@@ -77,7 +77,7 @@ def write_predictions(out: Path, predictions: list[Prediction], k: int) -> Path:
 
     labels = any(p.label is not None for p in predictions)
     header = ["id", "path"] + ["label"] * labels + [c for j in range(1, k + 1) for c in (f"class_{j}", f"prob_{j}")]
-    with atomic_path(out) as tmp, open(tmp, "w", newline="") as fh:
+    with atomic_path(out, sweep=True) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
         for p in predictions:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import numbers
 from pathlib import Path
 
 from ._meta import ExportError, ExportMetadata
@@ -28,6 +29,8 @@ def resolve_checkpoint(path: str | Path, round: int | None = None) -> tuple[Path
     The run folder of a bare checkpoint is its folder (its parent for ``checkpoints/round_NNN``).
     """
     p = Path(path)
+    if round is not None and (isinstance(round, bool) or not isinstance(round, numbers.Integral) or round < 0):
+        raise ExportError(f"--round must be a round number >= 0, got {round!r} (without --round the run's final student is used)")
     if p.is_dir():
         if round is None:
             ckpt = p / FINAL
@@ -36,6 +39,7 @@ def resolve_checkpoint(path: str | Path, round: int | None = None) -> tuple[Path
             ckpt = p / "checkpoints" / f"round_{int(round):03d}.safetensors"
             hint = "this round has no checkpoint"
         if not ckpt.is_file():
+            _refuse_a_damaged_store(p)
             have = ", ".join(str(int(r)) for r in _rounds(p)) or "none"
             raise ExportError(f"{p} has no {ckpt.relative_to(p)} ({hint}; rounds with checkpoints: {have})")
         return ckpt, p
@@ -44,6 +48,18 @@ def resolve_checkpoint(path: str | Path, round: int | None = None) -> tuple[Path
     if round is not None:
         raise ExportError(f"--round needs a run folder, but {p} is a checkpoint file; drop --round or pass the run folder")
     return p, (p.parent.parent if p.parent.name == "checkpoints" else p.parent)
+
+
+def _refuse_a_damaged_store(run: Path) -> None:
+    """Name a corrupt (foreign, newer) session store: a missing checkpoint is then its symptom, not an unfinished run."""
+    from activekd.session import SessionStore, StoreError, check_store_file
+
+    store = run / SessionStore.FILENAME
+    try:
+        if store.exists():
+            check_store_file(store)
+    except StoreError as e:
+        raise ExportError(f"{run} cannot be exported: {e}") from None
 
 
 def dataset_fingerprint(run: Path) -> str | None:

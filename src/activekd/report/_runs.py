@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from activekd.errors import ActiveKDError
+
+log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
 
@@ -77,11 +81,34 @@ def load_run(run: str | Path) -> Run:
 
 
 def load_runs(runs) -> list[Run]:
-    """Every run of ``runs`` (folders or files), in the order given; at least one is needed."""
+    """Every run of ``runs`` (folders or files), in the order given; at least one is needed. Runs on different data are
+    read, with a warning (:func:`mixed_data_warning`)."""
     out = [load_run(r) for r in runs]
     if not out:
         raise ReportError("no runs given")
     names = [r.name for r in out]
     if len(set(names)) < len(names):  # runs/a/demo and runs/b/demo: name them by their parent too
         out = [dataclasses.replace(r, name=f"{r.path.parent.parent.name}/{r.name}") for r in out]
+    mixed = mixed_data_warning(out)
+    if mixed:
+        log.warning("%s", mixed)
     return out
+
+
+def mixed_data_warning(runs: Sequence[Run]) -> str | None:
+    """One line naming the datasets when ``runs`` were not all made on the same data, else ``None``.
+
+    Runs differ by dataset name or, when every run records one, by the data's fingerprint (other
+    ``--pool-limit``/``--test-limit``, or changed files).
+    """
+    names = {str(r.dataset.get("name", "?")) for r in runs}
+    by_fingerprint = len(names) == 1 and all(r.dataset.get("fingerprint") for r in runs)
+    groups: dict[str, list[str]] = {}
+    for r in runs:
+        key = str(r.dataset.get("name", "?")) + (f" (data {r.dataset['fingerprint']})" if by_fingerprint else "")
+        groups.setdefault(key, []).append(r.name)
+    if len(groups) < 2:
+        return None
+    what = "different datasets" if len(names) > 1 else "different data (another --pool-limit/--test-limit, or changed files)"
+    runs_of = "; ".join(f"{key}: {', '.join(names_)}" for key, names_ in groups.items())
+    return f"these runs are on {what}, so their accuracies are not comparable: {runs_of}"

@@ -1,6 +1,8 @@
 """The HTTP face of the backend (Flask): Label Studio's ML backend routes, plus ``/status`` for people and tests.
 
-Every refused request is one logged line and a 4xx answer; nothing refused reaches the store.
+Every refused request is one logged line and a 4xx JSON answer (a body over 1 MiB: 413; JSON nested
+deeper than 64 levels: 400; see ``_body``); nothing refused reaches the store. A bug is one logged
+line (the traceback at ``-v``) and a 500 JSON answer: never an HTML page.
 """
 
 from __future__ import annotations
@@ -8,7 +10,9 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
 
+from ._body import MAX_BODY_BYTES, TOO_LARGE, parse_body
 from ._inbox import Inbox
 from ._protocol import (
     Event,
@@ -25,11 +29,8 @@ log = logging.getLogger(__name__)
 def create_app(inbox: Inbox) -> Flask:
     """The backend's routes over ``inbox`` (which the worker fills with snapshots and empties of events)."""
     app = Flask("activekd.serve")
-
-    @app.errorhandler(PayloadError)
-    def refused(e: PayloadError):
-        log.warning("refused %s %s: %s", request.method, request.path, e)
-        return jsonify(error=str(e)), e.status
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1  # one byte over: a streamed body past the limit shows it (parse_body)
+    _error_answers(app)
 
     @app.get("/")
     @app.get("/health")
@@ -79,11 +80,33 @@ def create_app(inbox: Inbox) -> Flask:
     return app
 
 
+def _error_answers(app: Flask) -> None:
+    """Every error as one logged line and a JSON answer: refusals (4xx), HTTP errors (404, 405, 413) and bugs (500)."""
+
+    @app.errorhandler(PayloadError)
+    def refused(e: PayloadError):
+        log.warning("refused %s %s: %s", request.method, request.path, e)
+        return jsonify(error=str(e)), e.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        text = f"{request.path.strip('/')}: {TOO_LARGE}" if e.code == 413 else f"{e.name}: {e.description}"
+        log.warning("refused %s %s: %s %s", request.method, request.path, e.code, text)
+        return jsonify(error=text), e.code or 500
+
+    @app.errorhandler(Exception)
+    def bug(e: Exception):
+        log.error("internal error on %s %s: %s: %s (a bug in activekd; -v logs its traceback)", request.method, request.path,
+                  type(e).__name__, " ".join(str(e).split())[:200])
+        log.debug("traceback of the internal error", exc_info=e)
+        return jsonify(error="internal error (a bug in activekd; see the backend's log)"), 500
+
+
 def _body():
-    body = request.get_json(silent=True)
-    if body is None:
-        raise PayloadError(400, f"{request.path.strip('/')}: the body is not JSON")
-    return body
+    what = request.path.strip("/")
+    if not request.is_json:
+        raise PayloadError(400, f"{what}: the body is not JSON (Content-Type {request.mimetype or 'missing'})")
+    return parse_body(request.get_data(cache=True), what)
 
 
 def _version(inbox: Inbox) -> str:

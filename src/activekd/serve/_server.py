@@ -8,7 +8,7 @@ import signal
 import threading
 from pathlib import Path
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from activekd.session import ActiveSession, SessionError
 from activekd.session._continuous import labelstudio_project, recover_interrupted_commit
@@ -42,7 +42,7 @@ def serve(run: str | Path, *, host: str = "127.0.0.1", port: int = 9090, retrain
         inbox = Inbox(session.out.resolve().name, project, session.dataset.class_names, frozenset(session.dataset.ids))
         studio = StudioProject(link, project, os.environ["LABEL_STUDIO_API_KEY"])
         _quiet_access_log()
-        http = make_server(host, port, create_app(inbox), threaded=True)
+        http = http_server(host, port, create_app(inbox))
         thread = threading.Thread(target=http.serve_forever, name="activekd-serve-http", daemon=True)
         thread.start()
         restore = _stop_on_sigterm(inbox)
@@ -61,6 +61,18 @@ def serve(run: str | Path, *, host: str = "127.0.0.1", port: int = 9090, retrain
             restore()
             http.shutdown()
             thread.join(timeout=10)
+
+
+class _JsonErrors(WSGIRequestHandler):
+    """werkzeug's handler, whose answer to a request it cannot even parse (a bad request line) is JSON, not an HTML page."""
+
+    error_content_type = "application/json"
+    error_message_format = '{"error": "HTTP %(code)d: the request could not be parsed"}\n'
+
+
+def http_server(host: str, port: int, app):
+    """The server ``serve`` runs ``app`` on: threaded (Label Studio never waits for training), JSON answers only."""
+    return make_server(host, port, app, threaded=True, request_handler=_JsonErrors)
 
 
 def _stop_on_sigterm(inbox: Inbox):

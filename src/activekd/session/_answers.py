@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from activekd._parsers import csv_errors
+
 from ._errors import AnswerError
 from ._ledger import LabelChange
 
@@ -40,14 +42,16 @@ def read_answer_file(path: Path, class_names: Sequence[str]) -> list[Answer]:
         raise AnswerError(f"{path} is empty")
     if "\x00" in text:
         raise AnswerError(f"{path} is not a text file (expected a CSV with columns id,label or a Label Studio export)")
-    if text.lstrip()[:1] in "[{" or _is_labelstudio_csv(text):
+    if text.lstrip()[:1] in "[{" or _is_labelstudio_csv(path, text):
         return _from_labelstudio(path, class_names)
     return _from_csv(path, text)
 
 
-def _is_labelstudio_csv(text: str) -> bool:
+def _is_labelstudio_csv(path: Path, text: str) -> bool:
     """A Label Studio CSV export: it carries ``activekd_id`` (our tasks) or ``annotation_id`` (any project's export)."""
-    header = {h.strip() for h in next(csv.reader(io.StringIO(text)), [])}
+    reader = csv.reader(io.StringIO(text))
+    with csv_errors(reader, str(path), AnswerError):
+        header = {h.strip() for h in next(reader, [])}
     return bool(header & {"activekd_id", "annotation_id"})
 
 
@@ -65,11 +69,13 @@ def _from_labelstudio(path: Path, class_names: Sequence[str]) -> list[Answer]:
 
 def _from_csv(path: Path, text: str) -> list[Answer]:
     reader = csv.DictReader(io.StringIO(text))
-    fields = [f.strip() for f in reader.fieldnames or []]
-    if not {"id", "label"} <= set(fields):
-        raise AnswerError(f"{path}: needs a header with columns id,label (found: {', '.join(fields) or 'nothing'})")
+    with csv_errors(reader, str(path), AnswerError):
+        fields = [f.strip() for f in reader.fieldnames or []]
+        if not {"id", "label"} <= set(fields):
+            raise AnswerError(f"{path}: needs a header with columns id,label (found: {', '.join(fields) or 'nothing'})")
+        rows = list(reader)
     out = []
-    for n, row in enumerate(reader, start=2):
+    for n, row in enumerate(rows, start=2):
         row = {(k or "").strip(): (v or "").strip() if isinstance(v, str) else "" for k, v in row.items()}
         if row.get("label"):
             if not row.get("id"):
@@ -84,7 +90,7 @@ def class_index(answer: Answer, class_names: Sequence[str]) -> int:
     """The class an answer names (a class name, or its index); unknown → one line listing the valid ones."""
     if answer.label in class_names:
         return list(class_names).index(answer.label)
-    if answer.label.isdigit() and int(answer.label) < len(class_names):
+    if answer.label.isascii() and answer.label.isdigit() and len(answer.label) < 10 and int(answer.label) < len(class_names):
         return int(answer.label)
     raise AnswerError(f"{answer.where}: unknown class {answer.label!r}; valid: {', '.join(class_names)}")
 

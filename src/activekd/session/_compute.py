@@ -15,13 +15,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from activekd._faults import kill_point
 from activekd.config import RunConfig
 from activekd.device import resolve_device
 from activekd.parallel import SOLO, ParallelError, ProcessGroup, join, leave, peers_alive
 from activekd.students import DualHeadStudent, create_student
 from activekd.train import ImageBank, Outputs, TrainBatchSource, TrainConfig, predict, train_student
 
-from ._faults import kill_point
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Sequence
 
+from activekd._faults import kill_point
+
 from ._answers import Answer, plan_changes, read_answer_file
 from ._errors import AnswerError, SessionError
-from ._faults import kill_point
 
 
 @dataclass(frozen=True)

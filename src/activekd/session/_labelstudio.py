@@ -25,6 +25,7 @@ from urllib.parse import quote
 from xml.etree import ElementTree
 from xml.sax.saxutils import quoteattr
 
+from activekd._parsers import csv_errors, parse_json
 from activekd.errors import ActiveKDError
 
 IMAGE = "image"
@@ -168,21 +169,19 @@ def parse_export(text: str, class_names: Sequence[str], source: str, allow_no_ta
     """:func:`read_export` on the text of an export; ``source`` names it in error messages."""
     text = text.lstrip("\ufeff").strip()
     if text[:1] in ("[", "{"):
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise LabelFileError(f"{source}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        items = parse_json(text, source, LabelFileError)
         if not isinstance(items, list) or not all(isinstance(t, dict) for t in items):
             raise LabelFileError(f"{source}: not a Label Studio export (expected a JSON list of tasks)")
         full = any("data" in t or "annotations" in t for t in items)
         answers = list(_json_answers(items, source) if full else _min_answers(items, source))
     elif text:
         reader = csv.DictReader(io.StringIO(text, newline=""))
-        if not {"id", "annotation_id"} <= set(reader.fieldnames or ()):
-            raise LabelFileError(
-                f"{source}: not a Label Studio export (neither JSON nor CSV with id,annotation_id columns)"
-            )
-        items = list(reader)
+        with csv_errors(reader, source, LabelFileError):
+            if not {"id", "annotation_id"} <= set(reader.fieldnames or ()):
+                raise LabelFileError(
+                    f"{source}: not a Label Studio export (neither JSON nor CSV with id,annotation_id columns)"
+                )
+            items = list(reader)
         answers = list(_min_answers(items, source))
     else:
         raise LabelFileError(f"{source}: the export is empty")
@@ -202,7 +201,8 @@ def _json_answers(tasks: list[dict], source: str) -> Iterator[_Answer]:
             if not isinstance(a, dict) or a.get("was_cancelled"):
                 continue
             chosen: list[str] = []
-            for r in a.get("result") or []:
+            results = a.get("result") or []
+            for r in results if isinstance(results, list) else [results]:
                 if not isinstance(r, dict):
                     raise LabelFileError(f"{source}: not a Label Studio JSON export (task {t.get('id')}: a result that is not an object)")
                 if r.get("from_name") != CONTROL:
@@ -210,7 +210,7 @@ def _json_answers(tasks: list[dict], source: str) -> Iterator[_Answer]:
                         f"{source}: task {t.get('id')} is answered with control {r.get('from_name')!r}, not {CONTROL!r}"
                         " (a different labeling config)"
                     )
-                chosen += (r.get("value") or {}).get("choices") or []
+                chosen += _choices(r.get("value"))
             label = _one_choice(chosen, t.get("id"), source)
             yield _Answer(str(t.get("id")), sample, _order(a.get("updated_at"), a.get("id")), label)
 
@@ -222,7 +222,7 @@ def _min_answers(rows: list[dict], source: str) -> Iterator[_Answer]:
             raise LabelFileError(f"{source}: not a Label Studio export (a row without id/annotation_id)")
         sample = _sample_id(r, r.get("id"), source)
         if CONTROL not in r:
-            other = sorted(set(r) - _MIN_META - {IMAGE, ID_KEY})
+            other = sorted(str(k) for k in set(r) - _MIN_META - {IMAGE, ID_KEY} if k is not None)
             if other:
                 raise LabelFileError(
                     f"{source}: task {r['id']} has column {other[0]!r} but no {CONTROL!r} (a different labeling config)"
@@ -238,11 +238,19 @@ def _min_choices(value: Any) -> list[str]:
     if isinstance(value, str) and value.startswith("{"):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return [value]
     if isinstance(value, dict):
-        return list(value.get("choices") or [])
-    return list(value) if isinstance(value, list) else [str(value)]
+        return _choices(value)
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def _choices(value: Any) -> list[str]:
+    """The classes of a result's ``value`` (``{"choices": ["cat"]}``); anything else chooses nothing or names its text."""
+    choices = value.get("choices") if isinstance(value, dict) else None
+    if choices is None or choices == "":
+        return []
+    return [str(c) for c in choices] if isinstance(choices, list) else [str(choices)]
 
 
 def _sample_id(data: dict, task_id: Any, source: str) -> str:
@@ -272,7 +280,7 @@ def _order(updated_at: Any, annotation_id: Any) -> tuple[datetime, int]:
             when = when.replace(tzinfo=timezone.utc)
     try:
         num = int(float(annotation_id))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         num = -1
     return when, num
 

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
+from activekd._faults import kill_point
+
 from ._errors import StoreError
 
 
@@ -57,7 +59,9 @@ class LabelLedger:
             imp = cur.lastrowid
             for ch in changes:
                 self._apply_one(c, imp, ch, pending, now)
-            return self._close_if_complete(c, pending, now)
+            missing = self._close_if_complete(c, pending, now)
+            kill_point("label-commit")  # every row written, the transaction not committed yet
+            return missing
 
     def _apply_one(self, c: sqlite3.Connection, imp: int, ch: LabelChange, pending: int | None, now: float) -> None:
         row = c.execute("SELECT label, source, round, created_at FROM labels WHERE sample_id = ?", (ch.sample_id,)).fetchone()

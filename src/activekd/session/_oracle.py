@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Callable, Protocol
 
+from activekd._faults import kill_point
 from activekd.config import LabelStudioConfig
 from activekd.data import UNLABELED, Dataset
 from activekd.registry import Registry
@@ -19,12 +20,12 @@ from activekd.registry import Registry
 from ._answers import Answer
 from ._batch import Batch, image_paths, request_path, write_batch_files
 from ._errors import SessionError
-from ._faults import kill_point
 
 
 class Oracle(Protocol):
     kind: str
     source: str  # the label source the store records
+    next_step: str  # what a person does while a round waits ({run}, {batch}: the run folder, the batch CSV); "" if never
 
     def answers_now(self, batch: Batch) -> list[tuple[str, int]] | None: ...
 
@@ -45,7 +46,7 @@ def create_oracle(kind: str, out: Path, dataset: Dataset, ls: LabelStudioConfig)
 class SimulatedOracle:
     """Answers with the dataset's ground-truth labels (benchmarks, demos)."""
 
-    kind, source = "simulated", "oracle"
+    kind, source, next_step = "simulated", "oracle", ""
 
     def __init__(self, out: Path | None, dataset: Dataset, ls: LabelStudioConfig | None = None) -> None:
         self.dataset = dataset
@@ -68,6 +69,7 @@ class FileOracle:
     """Writes each batch as a CSV and a Label Studio import file; a person answers with ``activekd label``."""
 
     kind, source = "human", "human"
+    next_step = "fill in the label column of {batch}, then `activekd label {run} FILE` and `activekd resume {run}`"
 
     def __init__(self, out: Path, dataset: Dataset, ls: LabelStudioConfig) -> None:
         self.out, self.dataset, self.ls = out, dataset, ls
@@ -93,6 +95,7 @@ class LabelStudioOracle(FileOracle):
     """
 
     kind = "labelstudio"
+    next_step = "label the tasks in Label Studio, then `activekd sync {run} --continue` (or keep `activekd serve {run}` running)"
 
     def request(self, batch: Batch) -> list[dict]:
         tasks = super().request(batch)

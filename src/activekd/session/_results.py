@@ -65,7 +65,7 @@ def write_results(out: Path, results: dict) -> dict:
     """Write ``results.json`` atomically; copy the final round's checkpoint to ``student.safetensors`` when complete."""
     from activekd.students.io import sha256_file
 
-    from ._faults import kill_point
+    from activekd._faults import kill_point
 
     if results["student"]:
         final = next(r for r in reversed(results["rounds"]) if r["round"] == results["final"]["round"])

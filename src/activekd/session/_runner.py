@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from activekd import __version__
+from activekd._faults import kill_point
 from activekd.config import RunConfig
 from activekd.data import Dataset
 from activekd.select import SelectionInputs, get_strategy, select
@@ -39,7 +40,6 @@ from ._batch import Batch, suggestions
 from ._mix import round_mix, with_votes
 from ._compute import Compute, StudentSpec, TrainJob
 from ._errors import SessionError
-from ._faults import kill_point
 from ._lock import RunLock
 from ._open import open_session, stored_config
 from ._oracle import Oracle

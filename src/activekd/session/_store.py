@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from activekd._faults import kill_point
+
 from ._errors import StoreError
-from ._faults import kill_point
 from ._ledger import LabelLedger
 
 APPLICATION_ID = 0x414B4431  # "AKD1"

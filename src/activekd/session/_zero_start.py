@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import torch
 
+from activekd._faults import kill_point
 from activekd.config import LoopConfig
 from activekd.select import teacher_coverage
 from activekd.train import accuracy
 
 from ._batch import Batch, suggestions
 from ._errors import SessionError
-from ._faults import kill_point
 from ._runlog import log_round
 
 SELECTION = "teacher-coverage"

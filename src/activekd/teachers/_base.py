@@ -8,7 +8,6 @@ The session computes a teacher's logits once per fit and caches them, never per 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, Sequence, runtime_checkable
@@ -16,6 +15,7 @@ from typing import Callable, Protocol, Sequence, runtime_checkable
 import torch
 from torch import Tensor
 
+from activekd._fields import Count, NonNegative, Positive, PositiveCount, check_fields
 from activekd.data import Dataset
 from activekd.errors import TeacherError, UnknownIdError
 from activekd.registry import Registry, parse_spec
@@ -71,26 +71,17 @@ class TeacherConfig:
     few_shot: str = field(default="none", metadata={"help": "few-shot head refitted each round on the labels: none | clap | tip-adapter-f"})
     templates: str | None = field(default=None, metadata={"help": "prompt templates: dataset (the dataset's own) | imagenet (the 80 CLIP ones) | imagenet-select (a 7-template subset) | simple ('a photo of a {}.') | coop:NAME (a CoOp dataset's) | a file with one template per line ('{}' = class name); default: the dataset's own, else simple"})
     class_renames: str | None = field(default=None, metadata={"help": "JSON file mapping class names to the names used in prompts"})
-    batch_size: int = field(default=256, metadata={"help": "images per teacher forward pass"})
-    embed_workers: int = field(default=4, metadata={"help": "DataLoader worker processes that decode and preprocess images for the VLM embedding pass (0 = in the main process)"})
-    few_shot_epochs: int | None = field(default=None, metadata={"help": "epochs of each few-shot refit; default: the paper's (clap 300, tip-adapter-f 20)"})
+    batch_size: PositiveCount = field(default=256, metadata={"help": "images per teacher forward pass"})
+    embed_workers: Count = field(default=4, metadata={"help": "DataLoader worker processes that decode and preprocess images for the VLM embedding pass (0 = in the main process)"})
+    few_shot_epochs: PositiveCount | None = field(default=None, metadata={"help": "epochs of each few-shot refit; default: the paper's (clap 300, tip-adapter-f 20)"})
     few_shot_recipe: str = field(default="published", metadata={"help": "how the few-shot head is trained: published (each method's paper defaults) | reference (CLAP as in the PCoreSet authors' code: SGD lr 0.01, batch 64, --few-shot-epochs (default 300) × |labeled| samples, warm-up + linear decay); see docs/presets.md"})
-    tip_alpha: float = field(default=1.0, metadata={"help": "Tip-Adapter-F residual ratio alpha (weight of the cache logits)"})
-    tip_beta: float = field(default=5.5, metadata={"help": "Tip-Adapter-F sharpness beta of the affinity exp(-beta (1 - cos))"})
-    views: int = field(default=0, metadata={"help": "augmented views per image embedded once for VLM teachers (with --augment), so the student's crop and the teacher's target are the same view; 0 = live crops with the whole-image target"})
+    tip_alpha: NonNegative = field(default=1.0, metadata={"help": "Tip-Adapter-F residual ratio alpha (weight of the cache logits)"})
+    tip_beta: Positive = field(default=5.5, metadata={"help": "Tip-Adapter-F sharpness beta of the affinity exp(-beta (1 - cos))"})
+    views: Count = field(default=0, metadata={"help": "augmented views per image embedded once for VLM teachers (with --augment), so the student's crop and the teacher's target are the same view; 0 = live crops with the whole-image target"})
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise TeacherError(f"teacher batch_size must be >= 1, got {self.batch_size}")
-        if self.embed_workers < 0:
-            raise TeacherError(f"teacher embed_workers must be >= 0, got {self.embed_workers}")
-        if self.few_shot_epochs is not None and self.few_shot_epochs < 1:
-            raise TeacherError(f"teacher few_shot_epochs must be >= 1, got {self.few_shot_epochs}")
+        check_fields(self, "teacher ")
         check_recipe(self.few_shot_recipe, self.few_shot)
-        if self.views < 0:
-            raise TeacherError(f"teacher views must be >= 0 (0 = no fixed views), got {self.views}")
-        if not (math.isfinite(self.tip_alpha) and self.tip_alpha >= 0 and math.isfinite(self.tip_beta) and self.tip_beta > 0):
-            raise TeacherError(f"teacher tip_alpha must be >= 0 and tip_beta > 0, got {self.tip_alpha}, {self.tip_beta}")
 
 
 @dataclass(frozen=True)

@@ -9,20 +9,25 @@ Formats:
 Probabilities (given as ``probs``, or every row non-negative and summing to 1) are turned into
 log-probabilities, which are valid logits; ``probs`` rows must each sum to 1 (± 1e-3). A UTF-8 BOM
 and CRLF line ends in a ``.csv`` are fine; a file that cannot be read is one clear error. Every id the run needs must be present, the class count
-must match the dataset and every value must be finite; otherwise a clear error is raised.
+must match the dataset and every value must be finite and within float32's range; otherwise a clear error is raised. A
+``.npy``/``.npz`` that does not start with NumPy's header / a zip archive is named as not that format (NumPy would try to
+unpickle it); only a real array of Python objects is said to hold them. CSV cells are limited as in :mod:`activekd._parsers`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
+from activekd._parsers import csv_errors, decode_utf8
 from activekd.errors import TeacherError
 
 from ._base import TableTeacher, TeacherConfig, TeacherContext, register_teacher
@@ -32,20 +37,45 @@ class TeacherFileError(TeacherError):
     """A precomputed teacher file that cannot serve this run."""
 
 
+_MAGIC = {".npz": ((b"PK\x03\x04", b"PK\x05\x06"), "a zip archive, as np.savez writes"),
+          ".npy": ((b"\x93NUMPY",), "NumPy's header, as np.save writes")}
+"""The first bytes a file of each NumPy type starts with; without them NumPy would try to unpickle it."""
+
+
 def _read(path: Path, dataset_ids: Sequence[str]) -> tuple[list[str], np.ndarray, bool]:
     """-> (ids, values [N, C] float64, values_are_probs); a file numpy/pyarrow cannot read is one clear error."""
     if path.stat().st_size == 0:
         raise TeacherFileError(f"teacher file {path} is empty")
+    suf = path.suffix.lower()
+    if suf not in _READERS:
+        raise TeacherFileError(f"{path}: unsupported teacher file type {suf!r}; use .npz, .npy, .csv or .parquet")
+    if suf in _MAGIC:
+        with path.open("rb") as f:
+            head = f.read(6)
+        starts, what = _MAGIC[suf]
+        if not any(head.startswith(m) for m in starts):
+            raise TeacherFileError(f"teacher file {path} is not a {suf} file (it does not start with {what})")
     try:
-        return _read_any(path, dataset_ids)
+        return _READERS[suf](path, dataset_ids)
     except TeacherFileError:
         raise
-    except (OSError, EOFError, ValueError, TypeError, KeyError, zipfile.BadZipFile) as e:
-        if "allow_pickle" in str(e):
-            raise TeacherFileError(f"teacher file {path} holds Python objects (pickled arrays are not read); "
-                                   "save ids as strings, e.g. np.array(ids, dtype=str), and values as floats") from None
-        raise TeacherFileError(f"teacher file {path} cannot be read as {path.suffix.lower() or 'a known type'} "
-                               f"(truncated or not that format?): {_one_line(e)}") from None
+    except MemoryError:
+        raise TeacherFileError(f"teacher file {path} declares arrays too large for this machine's memory") from None
+    except _READ_ERRORS as e:
+        raise _unreadable(path, e) from None
+
+
+def _unreadable(path: Path, e: Exception) -> TeacherFileError:
+    if "allow_pickle" in str(e):
+        return TeacherFileError(f"teacher file {path} holds Python objects (pickled arrays are not read); "
+                                "save ids as strings, e.g. np.array(ids, dtype=str), and values as floats")
+    return TeacherFileError(f"teacher file {path} cannot be read as {path.suffix.lower()} "
+                            f"(truncated or not that format?): {_one_line(e)}")
+
+
+_READ_ERRORS = (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, NotImplementedError, RuntimeError, SyntaxError,
+                tokenize.TokenError, zipfile.BadZipFile, zlib.error)
+"""What NumPy (its header parser included), zipfile and pyarrow raise on a damaged file (most of pyarrow's derive from these)."""
 
 
 def _one_line(e: Exception) -> str:
@@ -53,70 +83,89 @@ def _one_line(e: Exception) -> str:
 
 
 def _floats(path: Path, what: str, arr) -> np.ndarray:
+    if not isinstance(arr, np.ndarray) and not hasattr(arr, "__array__"):
+        raise TeacherFileError(f"{path}: {what} is not an array")
+    if np.iscomplexobj(arr):
+        raise TeacherFileError(f"{path}: {what} must be real numbers, got complex ones")
     try:
         return np.asarray(arr, dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise TeacherFileError(f"{path}: {what} must be numbers ({_one_line(e)})") from None
 
 
-def _read_any(path: Path, dataset_ids: Sequence[str]) -> tuple[list[str], np.ndarray, bool]:
-    suf = path.suffix.lower()
-    if suf == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            if "ids" not in z:
-                raise TeacherFileError(f"{path}: .npz needs an 'ids' array and a 'logits' or 'probs' array; has {sorted(z.files)}")
-            key = "logits" if "logits" in z else "probs" if "probs" in z else None
-            if key is None:
-                raise TeacherFileError(f"{path}: .npz needs a 'logits' or 'probs' array; has {sorted(z.files)}")
-            return _ids(path, z["ids"]), _floats(path, repr(key), z[key]), key == "probs"
-    if suf == ".npy":
-        arr = np.load(path, allow_pickle=False)
-        if arr.dtype.names:
-            key = "logits" if "logits" in arr.dtype.names else "probs" if "probs" in arr.dtype.names else None
-            if "id" not in arr.dtype.names or key is None:
-                raise TeacherFileError(f"{path}: structured .npy needs fields 'id' and 'logits' or 'probs'; has {arr.dtype.names}")
-            return _ids(path, arr["id"]), _floats(path, repr(key), arr[key]), key == "probs"
-        if arr.ndim != 2 or arr.shape[0] != len(dataset_ids):
-            raise TeacherFileError(
-                f"{path}: a plain .npy must be [N, C] with one row per dataset sample (N = {len(dataset_ids)}); got {arr.shape}"
-            )
-        return list(dataset_ids), _floats(path, "the values", arr), False
-    if suf in (".csv", ".parquet"):
-        if suf == ".csv":
-            try:
-                text = path.read_bytes().decode("utf-8-sig")  # a BOM (Excel) and CRLF line ends are fine
-            except UnicodeDecodeError:
-                raise TeacherFileError(f"{path}: not UTF-8 text (a .csv with a header id,<one column per class> is expected)") from None
-            rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text, newline="")) if any(c.strip() for c in r)]
-            if not rows or rows[0][:1] != ["id"]:
-                raise TeacherFileError(f"{path}: .csv needs a header whose first column is 'id' (then one column per class)")
-            body = rows[1:]
-            if not body:
-                raise TeacherFileError(f"{path}: .csv has a header but no rows")
-            bad = next((n for n, r in enumerate(body, start=2) if len(r) != len(rows[0])), None)
-            if bad is not None:
-                raise TeacherFileError(f"{path}: row {bad} has {len(body[bad - 2])} cells, the header {len(rows[0])}")
-            ids = [r[0] for r in body]
-            try:
-                vals = np.array([[float(v) for v in r[1:]] for r in body], dtype=np.float64)
-            except ValueError as e:
-                raise TeacherFileError(f"{path}: non-numeric value ({e})") from None
-        else:
-            try:
-                import pyarrow.parquet as pq
-            except ImportError:
-                raise TeacherFileError("reading .parquet needs pyarrow: pip install 'activekd[parquet]'") from None
-            table = pq.read_table(path)
-            if "id" not in table.column_names:
-                raise TeacherFileError(f"{path}: .parquet needs an 'id' column")
-            ids = [str(i) for i in table.column("id").to_pylist()]
-            cols = [c for c in table.column_names if c != "id"]
-            vals = np.stack([_floats(path, f"column {c!r}", table.column(c).to_numpy()) for c in cols], axis=1) if cols else np.zeros((len(ids), 0))
-        return ids, vals, False
-    raise TeacherFileError(f"{path}: unsupported teacher file type {suf!r}; use .npz, .npy, .csv or .parquet")
+def _value_key(path: Path, names: Sequence[str], kind: str) -> str:
+    key = "logits" if "logits" in names else "probs" if "probs" in names else None
+    if key is None:
+        raise TeacherFileError(f"{path}: {kind} needs a 'logits' or 'probs' array; has {sorted(names)}")
+    return key
+
+
+def _read_npz(path: Path, dataset_ids: Sequence[str]) -> tuple[list[str], np.ndarray, bool]:
+    with np.load(path, allow_pickle=False) as z:
+        if "ids" not in z:
+            raise TeacherFileError(f"{path}: .npz needs an 'ids' array and a 'logits' or 'probs' array; has {sorted(z.files)}")
+        key = _value_key(path, z.files, ".npz")
+        return _ids(path, z["ids"]), _floats(path, repr(key), z[key]), key == "probs"
+
+
+def _read_npy(path: Path, dataset_ids: Sequence[str]) -> tuple[list[str], np.ndarray, bool]:
+    arr = np.load(path, allow_pickle=False)
+    if arr.dtype.names:
+        if "id" not in arr.dtype.names or not {"logits", "probs"} & set(arr.dtype.names):
+            raise TeacherFileError(f"{path}: structured .npy needs fields 'id' and 'logits' or 'probs'; has {arr.dtype.names}")
+        key = _value_key(path, arr.dtype.names, "structured .npy")
+        return _ids(path, arr["id"]), _floats(path, repr(key), arr[key]), key == "probs"
+    if arr.ndim != 2 or arr.shape[0] != len(dataset_ids):
+        raise TeacherFileError(
+            f"{path}: a plain .npy must be [N, C] with one row per dataset sample (N = {len(dataset_ids)}); got {arr.shape}"
+        )
+    return list(dataset_ids), _floats(path, "the values", arr), False
+
+
+def _read_csv(path: Path, dataset_ids: Sequence[str]) -> tuple[list[str], np.ndarray, bool]:
+    text = decode_utf8(path.read_bytes(), f"teacher file {path}", TeacherFileError)  # a BOM (Excel) and CRLF line ends are fine
+    reader = csv.reader(io.StringIO(text, newline=""))
+    with csv_errors(reader, str(path), TeacherFileError):
+        rows = [[c.strip() for c in r] for r in reader if any(c.strip() for c in r)]
+    if not rows or rows[0][:1] != ["id"]:
+        raise TeacherFileError(f"{path}: .csv needs a header whose first column is 'id' (then one column per class)")
+    body = rows[1:]
+    if not body:
+        raise TeacherFileError(f"{path}: .csv has a header but no rows")
+    bad = next((n for n, r in enumerate(body, start=2) if len(r) != len(rows[0])), None)
+    if bad is not None:
+        raise TeacherFileError(f"{path}: row {bad} has {len(body[bad - 2])} cells, the header {len(rows[0])}")
+    try:
+        vals = np.array([[float(v) for v in r[1:]] for r in body], dtype=np.float64)
+    except ValueError as e:
+        raise TeacherFileError(f"{path}: non-numeric value ({_one_line(e)})") from None
+    return [r[0] for r in body], vals, False
+
+
+def _read_parquet(path: Path, dataset_ids: Sequence[str]) -> tuple[list[str], np.ndarray, bool]:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise TeacherFileError("reading .parquet needs pyarrow: pip install 'activekd[parquet]'") from None
+    try:
+        table = pq.read_table(path)
+        if "id" not in table.column_names:
+            raise TeacherFileError(f"{path}: .parquet needs an 'id' column")
+        ids = [str(i) for i in table.column("id").to_pylist()]
+        cols = [c for c in table.column_names if c != "id"]
+        values = [_floats(path, f"column {c!r}", table.column(c).to_numpy()) for c in cols]
+    except pa.ArrowException as e:  # some of pyarrow's errors derive from no builtin one
+        raise _unreadable(path, e) from None
+    return ids, np.stack(values, axis=1) if cols else np.zeros((len(ids), 0)), False
+
+
+_READERS = {".npz": _read_npz, ".npy": _read_npy, ".csv": _read_csv, ".parquet": _read_parquet}
 
 
 def _ids(path: Path, arr: np.ndarray) -> list[str]:
+    if not isinstance(arr, np.ndarray):
+        raise TeacherFileError(f"{path}: ids must be an array of sample ids, not a raw file inside the .npz")
     if arr.ndim != 1:
         raise TeacherFileError(f"{path}: ids must be a 1-D array of sample ids; got shape {arr.shape}")
     return [str(i) for i in arr.tolist()]
@@ -135,9 +184,10 @@ def load_teacher_file(path: str | Path, *, dataset_ids: Sequence[str], needed_id
         raise TeacherFileError(f"{path}: {len(ids)} ids but {len(vals)} rows of values")
     if vals.shape[1] != num_classes:
         raise TeacherFileError(f"{path}: {vals.shape[1]} classes, but the dataset has {num_classes}")
-    if not np.isfinite(vals).all():
-        bad = int((~np.isfinite(vals)).any(axis=1).sum())
-        raise TeacherFileError(f"{path}: {bad} row(s) contain NaN or infinite values")
+    finite = np.isfinite(vals) & (np.abs(vals) <= np.finfo(np.float32).max)  # logits are float32 tensors
+    if not finite.all():
+        bad = int((~finite).any(axis=1).sum())
+        raise TeacherFileError(f"{path}: {bad} row(s) contain NaN or infinite values (or values beyond float32's ±3.4e38)")
     if len(set(ids)) != len(ids):
         raise TeacherFileError(f"{path}: duplicate sample ids")
     have = set(ids)

@@ -17,10 +17,10 @@ classifier embeds every class name in every template and averages (see ``_zerosh
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
+from activekd._parsers import parse_json, read_text
 from activekd.data import Dataset
 from activekd.data._coop import coop_info, list_coop_datasets
 from activekd.errors import TeacherError
@@ -104,10 +104,7 @@ def load_class_renames(path: str | None, class_names: Sequence[str]) -> tuple[st
     p = Path(path)
     if not p.is_file():
         raise TeacherError(f"class renames file {path} not found")
-    try:
-        renames = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise TeacherError(f"class renames file {path}: not valid JSON ({e})") from None
+    renames = parse_json(read_text(p, what="class renames file", error=TeacherError), f"class renames file {path}", TeacherError)
     if not isinstance(renames, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in renames.items()):
         raise TeacherError(f"class renames file {path}: must be a JSON object mapping class names to non-empty new names")
     unknown = sorted(set(renames) - set(names))

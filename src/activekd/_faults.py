@@ -9,7 +9,7 @@ import os
 import signal
 
 KILL_POINTS = ("train", "evaluate", "select", "round-commit", "between-rounds", "checkpoint-write", "results-write",
-               "label-import", "batch-file", "push", "sync", "rank-train")
+               "label-import", "label-commit", "batch-file", "push", "sync", "rank-train", "export-write")
 _seen: dict[str, int] = {}
 
 
