@@ -154,7 +154,7 @@ def test_sigkill_inside_round_0_then_rerun_equals_an_uninterrupted_run(tmp_path,
 def test_teacher_coverage_picks_spread_over_the_teachers_classes(tmp_path, cache_dir):
     """On the real pool, round 0's picks are ones the teacher puts in different classes (budget <= classes)."""
     out = tmp_path / "run"
-    assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), "--rounds", "1", "--oracle", "human", *ARGS]) == 0
+    assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), "--rounds", "1", "--oracle", "human", *ARGS]) == 3  # 3: waiting for labels
     batch = list(csv.DictReader((out / "to_label" / "round_000.csv").open()))
     assert len({r["teacher_guess"] for r in batch}) == BUDGET
     assert torch.tensor([float(r["teacher_prob"]) for r in batch]).min() > 0.5
