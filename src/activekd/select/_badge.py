@@ -46,6 +46,7 @@ from activekd.errors import InputError
 from ._base import SelectionInputs, register_strategy
 from ._ops import (
     argmax_first,
+    check_budget,
     check_finite,
     chunk_rows,
     fixed_order_sum,
@@ -66,6 +67,14 @@ def residuals(probs: Tensor) -> Tensor:
     return r
 
 
+def check_badge_inputs(probs: Tensor, features: Tensor, budget: int) -> tuple[int, int]:
+    """``(n, C)`` of ``probs`` ``[n, C]`` and ``features`` ``[n, d]``, or one clear error; the budget within ``[0, n]``."""
+    if probs.dim() != 2 or features.dim() != 2 or probs.shape[0] != features.shape[0]:
+        raise InputError(f"probs {tuple(probs.shape)} and features {tuple(features.shape)} must be [n, C] and [n, d]")
+    check_budget(budget, probs.shape[0])
+    return probs.shape[0], probs.shape[1]
+
+
 def badge_kmeanspp(probs: Tensor, features: Tensor, budget: int, *, generator: torch.Generator,
                    chunk_size: Optional[int] = None) -> Tensor:
     """k-means++ seeding on the implicit gradient embeddings ``g_i = r_i (x) h_i``.
@@ -80,12 +89,8 @@ def badge_kmeanspp(probs: Tensor, features: Tensor, budget: int, *, generator: t
     Returns:
         ``[budget]`` long positions in pick order, on ``probs.device``.
     """
-    if probs.dim() != 2 or features.dim() != 2 or probs.shape[0] != features.shape[0]:
-        raise InputError(f"probs {tuple(probs.shape)} and features {tuple(features.shape)} must be [n, C] and [n, d]")
-    n, num_classes = probs.shape
+    n, num_classes = check_badge_inputs(probs, features, budget)
     dim = features.shape[1]
-    if not 0 <= budget <= n:
-        raise InputError(f"budget {budget} must be between 0 and the number of points ({n})")
     device = probs.device
     if budget == 0:
         return torch.empty(0, dtype=torch.long, device=device)

@@ -40,9 +40,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from activekd.errors import InputError
 
-from ._badge import residuals
+from ._badge import check_badge_inputs, residuals
 from ._base import SelectionInputs, register_strategy
 from ._ops import argmax_first, check_finite, chunk_rows, fixed_order_sum, row_chunks, serial_chunks
 
@@ -66,11 +65,7 @@ def badge_farthest_first(probs: Tensor, features: Tensor, budget: int, *, chunk_
     Returns:
         ``[budget]`` long positions in pick order, on ``probs.device``.
     """
-    if probs.dim() != 2 or features.dim() != 2 or probs.shape[0] != features.shape[0]:
-        raise InputError(f"probs {tuple(probs.shape)} and features {tuple(features.shape)} must be [n, C] and [n, d]")
-    n, num_classes = probs.shape
-    if not 0 <= budget <= n:
-        raise InputError(f"budget {budget} must be between 0 and the number of points ({n})")
+    n, num_classes = check_badge_inputs(probs, features, budget)
     device = probs.device
     if budget == 0:
         return torch.empty(0, dtype=torch.long, device=device)

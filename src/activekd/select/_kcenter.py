@@ -50,6 +50,7 @@ from activekd.errors import InputError
 from ._base import SelectionInputs, register_strategy
 from ._ops import (
     argmax_first,
+    check_budget,
     check_finite,
     chunk_rows,
     fixed_order_sum,
@@ -145,8 +146,7 @@ def greedy_k_center(
     if points.dim() != 2 or centres.dim() != 2 or centres.shape[1] != points.shape[1]:
         raise InputError(f"points {tuple(points.shape)} and centres {tuple(centres.shape)} must be [n, D] and [m, D]")
     n, width = points.shape
-    if not 0 <= budget <= n:
-        raise InputError(f"budget {budget} must be between 0 and the number of points ({n})")
+    check_budget(budget, n)
     device = points.device
     if budget == 0:
         return torch.empty(0, dtype=torch.long, device=device)

@@ -65,6 +65,12 @@ def argmax_first(x: Tensor, pieces: list[tuple[int, int]]) -> int:
     return where
 
 
+def check_budget(budget: int, n: int) -> None:
+    """Refuse a ``budget`` outside ``[0, n]`` (``n`` candidate points)."""
+    if not 0 <= budget <= n:
+        raise InputError(f"budget {budget} must be between 0 and the number of points ({n})")
+
+
 def check_finite(x: Tensor, what: str, rows: Optional[int] = None) -> None:
     """Raise ``ValueError`` if ``x`` ``[n, ...]`` holds NaN or inf (checked in row chunks: O(chunk) memory)."""
     if x.numel() == 0:

@@ -34,7 +34,7 @@ from torch import Tensor
 from activekd.errors import InputError
 
 from ._base import SelectionInputs, register_strategy
-from ._ops import check_finite, chunk_rows, row_chunks, sample_proportional
+from ._ops import check_budget, check_finite, chunk_rows, row_chunks, sample_proportional
 
 
 def _normalise_(x: Tensor) -> Tensor:
@@ -158,8 +158,7 @@ def typiclust_select(
         ``[budget]`` long pool positions in pick order, on ``pool_features.device``.
     """
     n, m = pool_features.shape[0], labeled_features.shape[0]
-    if not 0 <= budget <= n:
-        raise InputError(f"budget {budget} must be between 0 and the number of points ({n})")
+    check_budget(budget, n)
     device = pool_features.device
     if budget == 0:
         return torch.empty(0, dtype=torch.long, device=device)
