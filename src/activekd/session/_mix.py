@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from activekd.train import MIX_GRID, VOTES_KEY, MixChoice, choose_from_picks, mix_votes
-from activekd.train import Outputs
+from activekd.train import MIX_GRID, VOTES_KEY, MixChoice, Outputs, choose_from_picks, mix_votes
 
 from ._store import SessionStore
 
