@@ -29,6 +29,10 @@ class DataConfig:
 
     dataset: str = field(default="fashion-mnist", metadata={"help": "fashion-mnist | imagefolder:DIR | csv:FILE (path,label[,split]) | coop:NAME[:DIR] (the 11 CoOp datasets)"})
     data_root: str | None = field(default=None, metadata={"help": "folder with the dataset's files (fashion-mnist: the IDX files)"})
+    classes: str | None = field(default=None, metadata={
+        "help": "class names when the data's labels do not give them all (e.g. no label at all, with --shots 0): a file with "
+                "one name per line, or a,b,c; the order is the class order. Default: classes.txt beside a csv: file or in an "
+                "imagefolder: folder, else the labels"})
     image_size: Side | None = field(default=None, metadata={
         "help": "side of the decoded-image cache for file datasets (shorter side resized, centre square); default: "
                 f"{AUGMENTED_IMAGE_SIZE} with --augment (crops come from more of the image than the 224 input), else {IMAGE_SIZE}"})

@@ -26,6 +26,7 @@ from activekd.errors import DataError
 from activekd.progress import bar
 
 from ._base import SPLITS, UNLABELED, Dataset
+from ._classes import given_classes, index_labels
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +146,12 @@ def _class_dirs(d: Path) -> list[Path]:
     return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def load_imagefolder(root: str, *, image_size: int = 224, cache_dir: str | None = None) -> Dataset:
+def load_imagefolder(root: str, *, image_size: int = 224, cache_dir: str | None = None, classes: str | None = None) -> Dataset:
     """``DIR/<class>/<image>``, or ``DIR/{train,val,test}/<class>/<image>`` for explicit splits.
 
-    Ids are the paths relative to ``DIR`` (with ``/``), stable across runs and machines.
+    Ids are the paths relative to ``DIR`` (with ``/``), stable across runs and machines. With class names given
+    (``classes``: ``--classes FILE|a,b,c``, else ``DIR/classes.txt``), images directly in ``DIR`` (or in a split
+    folder) are unlabeled pool (split) images, and every class folder must be one of the names.
     """
     base = Path(root)
     if not base.is_dir():
@@ -157,36 +160,72 @@ def load_imagefolder(root: str, *, image_size: int = 224, cache_dir: str | None 
     layout = [(base / s, split) for s, split in split_dirs.items() if (base / s).is_dir()]
     if not layout:
         layout = [(base, "pool")]
-    classes = sorted({c.name for d, _ in layout for c in _class_dirs(d)})
-    if not classes:
-        raise DataError(f"imagefolder: {root} has no class folders")
-    cidx = {c: i for i, c in enumerate(classes)}
-    paths, labels, splits = [], [], []
-    for d, split in layout:
-        for cdir in _class_dirs(d):
-            for f in sorted(cdir.rglob("*")):
-                if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS:
-                    paths.append(str(f))
-                    labels.append(cidx[cdir.name])
-                    splits.append(split)
+    given = given_classes(classes, base)
+    folders = sorted({c.name for d, _ in layout for c in _class_dirs(d)})
+    if given is None and not folders:
+        raise DataError(f"imagefolder: {root} has no class folders (unlabeled images: name the classes with --classes)")
+    names = given if given is not None else tuple(folders)
+    index_labels(folders, names, [f"folder {c!r}" for c in folders], f"imagefolder: {root}")
+    paths, labels, splits = _folder_images(layout, {c: i for i, c in enumerate(names)}, loose=given is not None)
     if not paths:
         raise DataError(f"imagefolder: no images ({', '.join(IMAGE_EXTENSIONS)}) under {root}")
     paths, labels, splits = _keep_readable(f"imagefolder:{root}", paths, labels, splits)
     ids = [Path(p).relative_to(base).as_posix() for p in paths]
     return Dataset(
-        name=f"imagefolder:{root}", class_names=tuple(classes), ids=ids, labels=np.array(labels),
+        name=f"imagefolder:{root}", class_names=names, ids=ids, labels=np.array(labels),
         splits=np.array(splits, dtype=object), images=FileSource(paths, image_size, cache_dir), paths=paths,
     )
 
 
-def load_csv(file: str, *, image_size: int = 224, cache_dir: str | None = None) -> Dataset:
+def _is_image(f: Path) -> bool:
+    return f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _folder_images(layout: list[tuple[Path, str]], cidx: dict[str, int], *, loose: bool) -> tuple[list, list, list]:
+    """``(paths, labels, splits)`` of the images in each class folder of ``layout``; with ``loose``, also the images lying
+    directly in a layout folder, unlabeled."""
+    paths, labels, splits = [], [], []
+    for d, split in layout:
+        found = [(f, UNLABELED) for f in sorted(d.iterdir()) if _is_image(f)] if loose else []
+        for cdir in _class_dirs(d):
+            found += [(f, cidx[cdir.name]) for f in sorted(cdir.rglob("*")) if _is_image(f)]
+        for f, y in found:
+            paths.append(str(f))
+            labels.append(y)
+            splits.append(split)
+    return paths, labels, splits
+
+
+def load_csv(file: str, *, image_size: int = 224, cache_dir: str | None = None, classes: str | None = None) -> Dataset:
     """A CSV with a header ``path,label[,split]``; paths relative to the CSV's folder.
 
     An empty label means unlabeled; ``split`` is one of pool/val/test (default pool). Class names
-    are the sorted distinct labels. Ids are the paths as written in the file (cells are stripped of
+    are ``classes`` (``--classes FILE|a,b,c``), else a ``classes.txt`` beside the CSV, else the sorted
+    distinct labels (see ``_classes``). Ids are the paths as written in the file (cells are stripped of
     surrounding blanks; a UTF-8 BOM, CRLF line ends and blank lines are fine).
     """
     f = Path(file)
+    numbered = _csv_rows(f, file)
+    given = given_classes(classes, f.parent)
+    rows = [r for _, r in numbered]
+    if given is None:
+        names = tuple(sorted({r["label"] for r in rows if r["label"]}))
+        labels = index_labels([r["label"] for r in rows], names, [""] * len(rows), f"csv: {file}")
+    else:
+        names = given
+        labels = index_labels([r["label"] for r in rows], given, [f"line {n}" for n, _ in numbered], f"csv: {file}")
+    ids = [r["path"] for r in rows]
+    paths = [str((f.parent / r["path"]).resolve()) for r in rows]
+    splits = [r.get("split") or "pool" for r in rows]
+    paths, ids, labels, splits = _keep_readable(f"csv:{file}", paths, ids, labels, splits)
+    return Dataset(
+        name=f"csv:{file}", class_names=names, ids=ids, labels=np.array(labels, dtype=np.int64),
+        splits=np.array(splits, dtype=object), images=FileSource(paths, image_size, cache_dir), paths=paths,
+    )
+
+
+def _csv_rows(f: Path, file: str) -> list[tuple[int, dict[str, str]]]:
+    """``(line number, row)`` of every non-blank row, cells stripped; checked: header, paths, splits, no duplicate path."""
     if not f.is_file():
         raise FileNotFoundError(f"csv: {file} not found" if not f.exists() else f"csv: {file} is not a file")
     try:
@@ -223,15 +262,4 @@ def load_csv(file: str, *, image_size: int = 224, cache_dir: str | None = None) 
         if r["path"] in seen:
             raise DataError(f"csv: {file} line {n}: duplicate path {r['path']!r}")
         seen.add(r["path"])
-    rows = [r for _, r in rows]
-    classes = sorted({r["label"].strip() for r in rows if r["label"].strip()})
-    cidx = {c: i for i, c in enumerate(classes)}
-    ids = [r["path"] for r in rows]
-    paths = [str((f.parent / r["path"]).resolve()) for r in rows]
-    labels = [cidx.get(r["label"].strip(), UNLABELED) for r in rows]
-    splits = [r.get("split") or "pool" for r in rows]
-    paths, ids, labels, splits = _keep_readable(f"csv:{file}", paths, ids, labels, splits)
-    return Dataset(
-        name=f"csv:{file}", class_names=tuple(classes), ids=ids, labels=np.array(labels, dtype=np.int64),
-        splits=np.array(splits, dtype=object), images=FileSource(paths, image_size, cache_dir), paths=paths,
-    )
+    return rows

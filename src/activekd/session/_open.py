@@ -34,6 +34,7 @@ from ._extra_eval import check_extra_sets
 from ._lock import RunLock
 from ._oracle import ORACLES, create_oracle
 from ._store import SessionStore
+from ._studio_check import check_label_studio, with_env_document_root
 from ._teacher_logits import TeacherLogits
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ log = logging.getLogger(__name__)
 def load_dataset(config: RunConfig) -> Dataset:
     """The run's dataset, with its pool/test size limits applied."""
     d = config.data
-    ds = create_dataset(d.dataset, data_root=d.data_root, image_size=d.image_size, cache_dir=str(config.cache_path))
+    ds = create_dataset(d.dataset, data_root=d.data_root, image_size=d.image_size, cache_dir=str(config.cache_path),
+                        classes=d.classes)
     return limit_split(limit_split(ds, "pool", d.pool_limit), "test", d.test_limit)
 
 
@@ -76,9 +78,11 @@ def open_session(cls, config: RunConfig, out: Path, compute):
     device = compute.device(config.device)
     if SessionStore.exists_in(out):
         return _open_existing(cls, config, out, device, compute)
+    config = dataclasses.replace(config, labelstudio=with_env_document_root(config.labelstudio))
     check_oracle(config)
     ds = load_dataset(config)
     check_dataset(config, ds)
+    check_label_studio(config, out, ds)  # before training: the server, the token, the project, the document root
     check_extra_sets(config, ds)
     initial = initial_labels(config, ds)
     check_budget(config, ds, len(initial), 0)
@@ -116,6 +120,8 @@ def _open_existing(cls, config: RunConfig, out: Path, device: torch.device, comp
         check_extra_sets(config, ds)
         if config.loop.rounds != stored.loop.rounds or config.loop.budget != stored.loop.budget:
             check_budget(config, ds, num, _first_picking_round(out, first))
+        if config.labelstudio != stored.labelstudio:
+            check_label_studio(config, out, ds)  # a changed Label Studio option is stored only once it works
         teacher = _teacher(config, ds, device)
         store = SessionStore.open(out)
         if stored.to_json() != config.to_json():
