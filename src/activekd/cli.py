@@ -246,10 +246,11 @@ def cmd_list(ns: argparse.Namespace) -> int:
 
 
 def cmd_export(ns: argparse.Namespace) -> int:
-    from activekd.export import export_student
+    from activekd.export import describe_checkpoint, export_student, resolve_checkpoint
 
-    path = export_student(ns.run, ns.format, ns.out, round=ns.round)
-    print(f"exported {ns.run} ({ns.format}) to {path}: uint8 RGB [B, 3, H, W] in, class probabilities out")
+    ckpt, _ = resolve_checkpoint(ns.run, ns.round)  # without --round: the latest trained round
+    path = export_student(ckpt, ns.format, ns.out)
+    print(f"exported {ns.run}, {describe_checkpoint(ckpt)} ({ns.format}), to {path}: uint8 RGB [B, 3, H, W] in, class probabilities out")
     return 0
 
 
@@ -345,19 +346,21 @@ def _add_report_commands(sub, common) -> None:
 
 def _add_deploy_commands(sub, common) -> None:
     ex = sub.add_parser("export", parents=[common], help="one self-contained file of the trained student (ONNX, TorchScript or torch.export)")
-    ex.add_argument("run", help="run folder (its final student) or a student checkpoint (.safetensors)")
+    ex.add_argument("run", help="run folder (its latest trained round) or a student checkpoint (.safetensors)")
     ex.add_argument("--format", required=True, help="onnx | torchscript | pt2")
     ex.add_argument("--out", required=True, help="file to write (atomically: nothing is left if the export fails)")
     ex.add_argument("--round", type=int, default=None, metavar="N",
-                    help="export round N's checkpoint (N >= 0) instead of the final student; a negative N is refused, not read as the latest")
+                    help="export round N's checkpoint (N >= 0); default: the latest trained round (the final student of a complete run); "
+                         "a negative N is refused, not read as the latest")
     ex.set_defaults(func=cmd_export)
     pr = sub.add_parser("predict", parents=[common], help="classify images with an exported model or a run folder")
     pr.add_argument("model", help="an exported file (.onnx, .pt2, .pt) or a run folder")
-    pr.add_argument("images", nargs="+", help="image files, folders, globs, or a CSV with a path column")
+    pr.add_argument("images", nargs="+", help="image files, folders, globs, or a CSV with a path column (ids: paths relative to the "
+                    "folder given, or to the folder above several)")
     pr.add_argument("--out", default=None, help="CSV to write (id, path, top-k classes and probabilities); default: print")
     pr.add_argument("--top-k", type=int, default=1, help="classes per image (default 1)")
     pr.add_argument("--batch-size", type=int, default=64, help="images per forward pass")
-    pr.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar")
+    pr.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="show a progress bar (on a terminal only)")
     pr.set_defaults(func=cmd_predict)
 
 

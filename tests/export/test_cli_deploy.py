@@ -14,7 +14,9 @@ def test_export_then_predict_a_folder_with_a_corrupt_image(tmp_path, cache_dir, 
     assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), "--rounds", "0", "--pool-limit", "300", "--test-limit", "100",
                  "--repeat", "3", "--device", "cpu", "--no-progress"]) == 0
     model = tmp_path / "student.onnx"
+    capsys.readouterr()
     assert main(["export", str(out), "--format", "onnx", "--out", str(model)]) == 0
+    assert f"exported {out}, round 0 (the final student) (onnx), to {model}" in capsys.readouterr().out  # says which round
     images = tmp_path / "images"
     images.mkdir()
     for i in range(5):

@@ -167,6 +167,23 @@ def test_foreign_or_damaged_onnx_metadata(onnx_model, tmp_path):
             load_predictor(tmp_path / name)
 
 
+def test_same_named_images_in_two_folders_keep_apart_and_no_bar_is_drawn_off_a_terminal(onnx_model, fmnist_images, tmp_path,
+                                                                                        monkeypatch, capsys):
+    """``predict a b``: ids are paths relative to the folder above both (``a/x.png``, ``b/x.png``), relative or absolute
+    arguments alike; one folder keeps ids relative to itself. ``progress=True`` with stderr not a terminal draws nothing."""
+    for name in ("a", "b", "b/deep"):
+        (tmp_path / name).mkdir()
+        Image.fromarray(fmnist_images[len(name), 0].numpy()).save(tmp_path / name / "x.png")
+    monkeypatch.chdir(tmp_path)
+    assert [i.id for i in expand_images(["a", "b"])] == ["a/x.png", "b/deep/x.png", "b/x.png"]
+    assert [i.id for i in expand_images([str(tmp_path / "a"), "b"])] == ["a/x.png", "b/deep/x.png", "b/x.png"]
+    assert [i.id for i in expand_images(["b"])] == ["deep/x.png", "x.png"]
+    capsys.readouterr()
+    rep = predict_images(onnx_model, ["a", "b"], out=tmp_path / "p.csv", progress=True)
+    assert [r["id"] for r in _rows(tmp_path / "p.csv")] == ["a/x.png", "b/deep/x.png", "b/x.png"]
+    assert len(rep.predictions) == 3 and capsys.readouterr().err == ""
+
+
 def test_globs_csvs_and_files(onnx_model, folder, tmp_path):
     lst = tmp_path / "list.csv"
     lst.write_text(f"id,path\na,{folder / 'im0.png'}\nb,{folder / 'missing.png'}\n")
@@ -212,16 +229,39 @@ def test_user_mistakes_are_one_line_value_errors(runs, onnx_model, tmp_path):
         assert isinstance(e.value, ValueError) and "\n" not in str(e.value)
 
 
-def test_incomplete_run_asks_for_a_round(runs, tmp_path):
+def test_an_incomplete_run_exports_its_latest_trained_round(runs, tmp_path):
+    """A run waiting for labels has no final student: without --round its latest checkpoint is exported (round 10 after
+    round 9: rounds compare as numbers); a folder with no round at all is one line naming that."""
+    from activekd.export import describe_checkpoint, resolve_checkpoint
+
     run = tmp_path / "run"
-    run.mkdir()
-    (run / "checkpoints").mkdir()
-    (run / "checkpoints" / "round_000.safetensors").write_bytes((runs["small-cnn"] / "student.safetensors").read_bytes())
-    with pytest.raises(ExportError, match=r"not complete; pick a round with --round N; rounds with checkpoints: 0"):
+    (run / "checkpoints").mkdir(parents=True)
+    with pytest.raises(ExportError, match=r"has no trained round yet") as e:
         export_student(run, "pt2", tmp_path / "m.pt2")
-    out = export_student(run, "pt2", tmp_path / "m.pt2", round=0)
-    meta = load_predictor(out).metadata
-    assert meta.source == "checkpoints/round_000.safetensors" and meta.dataset_fingerprint is None
+    assert "\n" not in str(e.value) and not (tmp_path / "m.pt2").exists()
+    src = runs["small-cnn"] / "checkpoints"
+    (run / "checkpoints" / "round_009.safetensors").write_bytes((src / "round_001.safetensors").read_bytes())
+    (run / "checkpoints" / "round_010.safetensors").write_bytes((src / "round_000.safetensors").read_bytes())
+    ckpt, where = resolve_checkpoint(run)
+    assert (ckpt, where, describe_checkpoint(ckpt)) == (run / "checkpoints" / "round_010.safetensors", run, "round 10")
+    meta = load_predictor(export_student(run, "pt2", tmp_path / "m.pt2")).metadata
+    assert meta.source == "checkpoints/round_010.safetensors" and meta.dataset_fingerprint is None
+    out = export_student(run, "pt2", tmp_path / "m9.pt2", round=9)
+    assert load_predictor(out).metadata.source == "checkpoints/round_009.safetensors"
+
+
+def test_a_complete_run_exports_its_final_student_and_an_extended_one_its_newer_round(runs, tmp_path):
+    import shutil
+
+    from activekd.export import describe_checkpoint, resolve_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["small-cnn"], run)
+    ckpt, _ = resolve_checkpoint(run)
+    assert ckpt == run / "student.safetensors" and describe_checkpoint(ckpt) == "round 1 (the final student)"
+    (run / "checkpoints" / "round_002.safetensors").write_bytes((run / "checkpoints" / "round_000.safetensors").read_bytes())
+    ckpt, _ = resolve_checkpoint(run)  # `resume --rounds` trained round 2: student.safetensors is round 1's
+    assert ckpt == run / "checkpoints" / "round_002.safetensors" and describe_checkpoint(ckpt) == "round 2"
 
 
 def test_the_predictor_crops_with_the_training_loaders_function():
@@ -258,7 +298,6 @@ def test_a_corrupt_store_is_named_when_the_student_is_missing(runs, tmp_path):
     with pytest.raises(ExportError, match=r"cannot be exported: .*session.sqlite is corrupt") as e:
         export_student(run, "onnx", tmp_path / "m.onnx")
     assert "student.safetensors" not in str(e.value) and "\n" not in str(e.value)
-    (run / "session.sqlite").unlink()  # no store at all: the missing student is named, as before
-    with pytest.raises(ExportError, match=r"has no student.safetensors \(the run is not complete"):
-        export_student(run, "onnx", tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+    (run / "session.sqlite").unlink()  # no store at all: the latest trained round is exported
+    assert load_predictor(export_student(run, "onnx", tmp_path / "m.onnx")).metadata.source == "checkpoints/round_001.safetensors"

@@ -25,9 +25,11 @@ from ._predict import (
     predict_images,
 )
 from ._report import Prediction, PredictReport
+from ._source import describe_checkpoint, resolve_checkpoint
 
 __all__ = [  # noqa: RUF022 (grouped: constants, errors and types, functions)
     "FORMATS", "IMAGE_EXTENSIONS", "BadImageArrayError", "ClassMismatchError", "ExportError", "ExportFormat", "ExportMetadata",
     "ImageSpecError", "Prediction", "PredictReport", "Predictor", "UnreadableImageError", "check_labels",
-    "expand_images", "export_student", "get_format", "list_formats", "load_predictor", "predict_images", "register_format",
+    "describe_checkpoint", "expand_images", "export_student", "get_format", "list_formats", "load_predictor", "predict_images", "register_format",
+    "resolve_checkpoint",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +32,23 @@ class ImageItem:
     label: str | None = None
 
 
-def _folder(d: Path) -> list[ImageItem]:
+def _folder(d: Path, base: Path) -> list[ImageItem]:
+    """The image files under ``d``, each with its path relative to ``base`` (``d`` itself, or a folder above it) as id."""
     files = sorted(f for f in d.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
-    return [ImageItem(f.relative_to(d).as_posix(), str(f)) for f in files]
+    return [ImageItem((f.relative_to(base) if f.is_relative_to(base) else f.resolve().relative_to(base)).as_posix(), str(f))
+            for f in files]
+
+
+def _folder_base(specs: Sequence[str]) -> Path | None:
+    """Where folder arguments' ids start: the one folder itself (``imgs`` → ``sub/x.png``), or the deepest folder
+    holding all of them (``a b`` → ``a/x.png``, ``b/x.png``: same-named files in two folders never share an id)."""
+    folders = [Path(s) for s in specs if Path(s).is_dir()]
+    if len(folders) <= 1:
+        return folders[0] if folders else None
+    try:
+        return Path(os.path.commonpath([str(f) for f in folders]))
+    except ValueError:  # absolute and relative folders mixed
+        return Path(os.path.commonpath([str(f.resolve()) for f in folders]))
 
 
 def _csv(f: Path) -> list[ImageItem]:
@@ -56,15 +71,21 @@ def expand_images(specs: Sequence[str]) -> list[ImageItem]:
     """Every image named by ``specs``, in order: a file (kept even if it will not decode), a folder
     (its image files, recursively, sorted), a ``.csv`` of paths, or a glob pattern.
 
+    Ids: a file's and a glob match's path as given; a CSV's ``id`` (else its ``path``); a folder's images their path
+    relative to the folder, or, with several folders, to the deepest folder above them all (so ``a/x.png`` and
+    ``b/x.png`` keep apart).
+
     Raises :class:`ImageSpecError` for an argument that matches nothing.
     """
     if isinstance(specs, (str, Path)):
         specs = [specs]
+    specs = [str(s) for s in specs]
+    base = _folder_base(specs)
     items: list[ImageItem] = []
-    for spec in map(str, specs):
+    for spec in specs:
         p = Path(spec)
         if p.is_dir():
-            found = _folder(p)
+            found = _folder(p, base)
             if not found:
                 raise ImageSpecError(f"{spec} has no image files ({', '.join(IMAGE_EXTENSIONS)})")
             items += found

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+
+from activekd.progress import bar as progress_bar
 
 from ._formats import Backend, format_of
 from ._images import ImageLike, UnreadableImageError, as_image_list, square, to_pil
@@ -152,7 +153,7 @@ def _predict_all(predictor: Predictor, items: list[ImageItem], report: PredictRe
                  progress: bool) -> None:
     """Fill ``report`` with the top-``k`` predictions of ``items``, ``batch_size`` images per model call."""
     names = predictor.class_names
-    with tqdm(total=len(items), desc="predict", unit="img", disable=not progress) as bar:
+    with progress_bar(total=len(items), desc="predict", unit="img", enabled=progress) as bar:  # silent off a terminal
         for s in range(0, len(items), batch_size):
             ok, arrays = _read_batch(predictor, items[s : s + batch_size], report)
             if ok:
@@ -173,7 +174,7 @@ def predict_images(model: str | Path, images: Sequence[str], *, out: str | Path 
         out: write ``id,path[,label],class_1,prob_1,...`` here (``None``: do not write).
         top_k: classes per image (at most ``C``).
         batch_size: images per model call.
-        progress: show a progress bar.
+        progress: show a progress bar (on a terminal only; off one, nothing is drawn).
 
     Returns:
         A :class:`PredictReport`; ``report.unreadable_summary()`` is the line logged as a warning

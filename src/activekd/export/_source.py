@@ -19,29 +19,56 @@ log = logging.getLogger(__name__)
 FINAL = "student.safetensors"
 
 
-def _rounds(run: Path) -> list[str]:
-    return sorted(p.stem.removeprefix("round_") for p in (run / "checkpoints").glob("round_*.safetensors"))
+def _rounds(run: Path) -> list[int]:
+    """The rounds with a checkpoint in ``run/checkpoints``, ascending."""
+    stems = (p.stem.removeprefix("round_") for p in (run / "checkpoints").glob("round_*.safetensors"))
+    return sorted(int(s) for s in stems if s.isdigit())
+
+
+def _latest(run: Path) -> Path:
+    """The latest trained round's checkpoint of a run folder: ``student.safetensors`` when it is that round's (a complete
+    run), else ``checkpoints/round_NNN`` (a run waiting for labels, or extended past its final student)."""
+    import filecmp
+
+    rounds, final = _rounds(run), run / FINAL
+    if not rounds:
+        if final.is_file():
+            return final
+        _refuse_a_damaged_store(run)
+        raise ExportError(f"{run} has no trained round yet (no checkpoints/round_NNN.safetensors and no {FINAL}); "
+                          f"train round 0 first (`activekd resume {run}`)")
+    ckpt = run / "checkpoints" / f"round_{rounds[-1]:03d}.safetensors"
+    if final.is_file() and filecmp.cmp(final, ckpt, shallow=False):
+        return final
+    _refuse_a_damaged_store(run)
+    return ckpt
+
+
+def describe_checkpoint(ckpt: Path) -> str:
+    """Which student a resolved checkpoint is, for messages: ``round 3``, ``round 5 (the final student)`` or its file name."""
+    stem = ckpt.stem.removeprefix("round_")
+    if ckpt.parent.name == "checkpoints" and stem != ckpt.stem and stem.isdigit():
+        return f"round {int(stem)}"
+    rounds = _rounds(ckpt.parent) if ckpt.name == FINAL else []
+    return f"round {rounds[-1]} (the final student)" if rounds else ckpt.name
 
 
 def resolve_checkpoint(path: str | Path, round: int | None = None) -> tuple[Path, Path]:
-    """``(checkpoint file, run folder)`` for a run folder (final student, or ``round``) or a checkpoint file.
+    """``(checkpoint file, run folder)`` for a run folder (its latest trained round, or ``round``) or a checkpoint file.
 
     The run folder of a bare checkpoint is its folder (its parent for ``checkpoints/round_NNN``).
     """
     p = Path(path)
     if round is not None and (isinstance(round, bool) or not isinstance(round, numbers.Integral) or round < 0):
-        raise ExportError(f"--round must be a round number >= 0, got {round!r} (without --round the run's final student is used)")
+        raise ExportError(f"--round must be a round number >= 0, got {round!r} (without --round the run's final student, or else its latest trained round, is used)")
     if p.is_dir():
         if round is None:
-            ckpt = p / FINAL
-            hint = "the run is not complete; pick a round with --round N"
-        else:
-            ckpt = p / "checkpoints" / f"round_{int(round):03d}.safetensors"
-            hint = "this round has no checkpoint"
+            return _latest(p), p
+        ckpt = p / "checkpoints" / f"round_{int(round):03d}.safetensors"
         if not ckpt.is_file():
             _refuse_a_damaged_store(p)
-            have = ", ".join(str(int(r)) for r in _rounds(p)) or "none"
-            raise ExportError(f"{p} has no {ckpt.relative_to(p)} ({hint}; rounds with checkpoints: {have})")
+            have = ", ".join(map(str, _rounds(p))) or "none"
+            raise ExportError(f"{p} has no {ckpt.relative_to(p)} (this round has no checkpoint; rounds with checkpoints: {have})")
         return ckpt, p
     if not p.is_file():
         raise ExportError(f"{p}: no such run folder or checkpoint file")
