@@ -51,6 +51,6 @@ LS_VERSION=1.23.2
 LS_VENV=${ACTIVEKD_LABEL_STUDIO_VENV:-$HOME/.cache/activekd/label-studio-venv}
 if ! "$LS_VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('label-studio') != '$LS_VERSION')" >/dev/null 2>&1; then
   echo "setup: installing label-studio==$LS_VERSION into $LS_VENV (about 2 minutes)" >&2
-  { "$PY" -m venv "$LS_VENV" && "$LS_VENV/bin/python" -m pip install -q "label-studio==$LS_VERSION"; } \
+  { "$PY" -m venv "$LS_VENV" && "$LS_VENV/bin/python" -m pip install -q "label-studio==$LS_VERSION" "sentry-sdk>=2,<3"; } \
     || echo "setup: could not install label-studio into $LS_VENV; the Label Studio tests will fail until it is" >&2
 fi

@@ -194,7 +194,7 @@ def cmd_sync(ns: argparse.Namespace) -> int:
     from activekd.session import ActiveSession, sync
 
     with ActiveSession.resume(Path(ns.out), **_resume_changes(ns)) as session:
-        report = sync(session, relabel=ns.relabel)
+        report = sync(session, relabel=ns.relabel, close=ns.close)
         _print_report(report)
         if ns.continue_ and report.round is not None and not report.missing:
             return _finish(session, session.run(on_round=print_round), Path(ns.out))
@@ -449,6 +449,8 @@ def _label_commands(sub, common) -> None:
     _add_resume_args(sy)
     sy.add_argument("--relabel", action="store_true", help="take Label Studio's answer where it differs from the stored label")
     sy.add_argument("--continue", dest="continue_", action="store_true", help="when the batch is complete, go on with the next round")
+    sy.add_argument("--close", action="store_true", help="close the round with the labels it has: its unlabeled picks go back "
+                    "to the pool (a pick skipped in Label Studio counts as answered anyway)")
     sy.set_defaults(func=cmd_sync)
     st = sub.add_parser("status", parents=[common], help="show a run's rounds, what it waits for and what to do next (read-only)")
     st.add_argument("out", help="run folder")

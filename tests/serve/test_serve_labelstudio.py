@@ -25,7 +25,8 @@ import torch
 
 from activekd.cli import main
 from activekd.session import SessionStore, read_stored_config, round_seed
-from activekd.session._labelstudio import LabelStudioLink, choice_result
+from activekd.session._labelstudio import choice_result
+from activekd.session._studio_link import LabelStudioLink
 
 pytestmark = pytest.mark.slow
 SMALL = ["--pool-limit", "300", "--test-limit", "100", "--repeat", "3", "--device", "cpu", "--no-progress", "--seed", "5",

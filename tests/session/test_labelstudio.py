@@ -12,7 +12,6 @@ import pytest
 from activekd.session._labelstudio import (
     BatchRow,
     LabelFileError,
-    LabelStudioLink,
     batch_tasks,
     choice_result,
     config_class_names,
@@ -20,6 +19,7 @@ from activekd.session._labelstudio import (
     local_file_url,
     read_export,
 )
+from activekd.session._studio_link import LabelStudioLink
 
 CLASSES = ["cat", "dog", "bird"]
 

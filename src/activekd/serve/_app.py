@@ -61,7 +61,7 @@ def create_app(inbox: Inbox) -> Flask:
     @app.post("/webhook")
     def webhook():
         event = parse_webhook(_body(), project=inbox.project, class_names=inbox.class_names, known=inbox.known)
-        if event.answers or event.train:
+        if event.answers or event.train or event.skipped:
             inbox.put(event)
         return jsonify(action=event.action, answers=len(event.answers), train=event.train), 201 if event.answers else 200
 

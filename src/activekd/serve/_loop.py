@@ -13,6 +13,7 @@ import logging
 import os
 import time
 
+from activekd.errors import ActiveKDError
 from activekd.session import SessionError
 from activekd.session._continuous import (
     apply_live_answers,
@@ -40,6 +41,7 @@ class ContinuousLoop:
         self.session, self.studio, self.inbox = session, studio, inbox
         self.retrain_every, self.relabel = retrain_every, relabel
         self.held: list[Event] = []  # answers that came while no round awaited labels
+        self.skipped: set[str] = set()  # tasks skipped in Label Studio: answered for the round, without a label
         self.stale = True  # the queue in Label Studio is older than the store's last round
 
     def start(self) -> None:
@@ -47,7 +49,7 @@ class ContinuousLoop:
         self.studio.ensure_tasks(self.session, sorted(unlabeled_pool_ids(self.session)))
         if self.session.store.pending_round() is None:
             self._retrain()
-        self._apply(Event("PULL", self.studio.answers()), kind="sync", origin=f"{self.studio.link.url} (pulled on start)")
+        self._pull("pulled on start")
         self._retrain_if_due(False)
         if self.stale:
             self._publish()
@@ -60,8 +62,11 @@ class ContinuousLoop:
             wanted = False
             for e in events:
                 wanted |= e.train
+                self.skipped |= e.skipped
                 if e.answers:
                     self._apply(e, kind="webhook", origin=f"{self.studio.link.url} ({e.action})")
+            if wanted:  # Label Studio asks before it sends the annotation that triggered the request: take it first
+                self._pull("pulled on a training request")
             self._retrain_if_due(wanted)
             if self.stale:
                 self._publish()
@@ -87,9 +92,27 @@ class ContinuousLoop:
             log.info("%s: %s", event.action, report.describe())
         self.inbox.update(applied=len(event.answers))
 
+    def _pull(self, why: str) -> None:
+        """Every annotation and skip in Label Studio, applied (what the store has already changes nothing)."""
+        try:
+            got = self.studio.answers()
+        except ActiveKDError as e:
+            log.warning("could not pull the annotations from Label Studio (%s)", e)
+            return
+        self.skipped |= got.skipped
+        self._apply(Event("PULL", got.labels), kind="sync", origin=f"{self.studio.link.url} ({why})")
+
+    def _answered(self) -> bool:
+        """No round awaits labels, or each of its picks is labeled or skipped (no label can land before a retrain)."""
+        pending = self.session.store.pending_round()
+        if pending is None:
+            return True
+        labeled = {i for i, _ in self.session.store.labels()}
+        return all(p in labeled or p in self.skipped for p in pending.picks)
+
     def _retrain_if_due(self, wanted: bool) -> None:
         n = new_labels(self.session)
-        complete = self.session.store.pending_round() is None  # the batch is answered: no label can land before a retrain
+        complete = self._answered()
         due = n >= self.retrain_every or (n > 0 and (wanted or complete))
         self.inbox.update(training=due, labels=len(self.session.store.labels()), new_labels=n)  # one update: never "applied, idle" before a retrain
         if due:
@@ -101,7 +124,7 @@ class ContinuousLoop:
         self.inbox.update(training=True)
         try:
             time.sleep(float(os.environ.get(TRAIN_DELAY_ENV) or 0))
-            rec = train_next_round(self.session)
+            rec = train_next_round(self.session, self.skipped)
             log.info("round %d trained on %d labels (student %.2f%%); %d picks served first", rec.round, rec.num_labeled,
                      100 * (rec.metrics.get("student_acc") or 0.0), len(rec.picks))
             self.inbox.update(rounds_trained=1)

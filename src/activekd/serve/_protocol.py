@@ -46,6 +46,7 @@ class Event:
     action: str
     answers: list[Answer] = field(default_factory=list)
     train: bool = False
+    skipped: frozenset[str] = frozenset()  # tasks skipped (a cancelled annotation): answered, for the round, with no label
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,9 @@ def parse_webhook(body: Any, *, project: int, class_names: Sequence[str], known:
     if not isinstance(anns, list) or not isinstance(tasks, list) or len(anns) != len(tasks):
         raise PayloadError(400, f"webhook {action}: the payload needs an 'annotation' and its 'task'")
     answers = [a for ann, task in zip(anns, tasks) for a in _answers(action, ann, task, class_names, known)]
-    return Event(action, answers)
+    skipped = frozenset(sid for ann, task in zip(anns, tasks) if isinstance(ann, dict) and ann.get("was_cancelled")
+                        and (sid := task_sample(task)) in known)
+    return Event(action, answers, skipped=skipped)
 
 
 def _answers(action: str, ann: Any, task: Any, class_names: Sequence[str], known: Collection[str]) -> list[Answer]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from pathlib import Path
@@ -12,6 +11,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from activekd.session import ActiveSession, SessionError
 from activekd.session._continuous import labelstudio_project, recover_interrupted_commit
+from activekd.session._studio_check import check_label_studio
 
 from ._app import create_app
 from ._inbox import Inbox
@@ -38,9 +38,11 @@ def serve(run: str | Path, *, host: str = "127.0.0.1", port: int = 9090, retrain
     if recover_interrupted_commit(run):
         log.info("%s: rolled back a commit a killed command left unfinished", run)
     with ActiveSession.resume(Path(run), **{k: v for k, v in changes.items() if v is not None}) as session:
-        link, project = labelstudio_project(session)
+        link, project = labelstudio_project(session)  # the server, the token and the project, checked before anything trains
+        check_label_studio(session.config, session.out, session.dataset)
         inbox = Inbox(session.out.resolve().name, project, session.dataset.class_names, frozenset(session.dataset.ids))
-        studio = StudioProject(link, project, os.environ["LABEL_STUDIO_API_KEY"])
+        studio = StudioProject(link, project)
+        studio.training_on_submit_off()
         _quiet_access_log()
         http = http_server(host, port, create_app(inbox))
         thread = threading.Thread(target=http.serve_forever, name="activekd-serve-http", daemon=True)

@@ -7,18 +7,13 @@ image, a model version's predictions once per task, and the backend is registere
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 
 from activekd.session import Answer, SessionError
 from activekd.session._batch import image_paths
-from activekd.session._labelstudio import (
-    BatchRow,
-    LabelStudioLink,
-    _api_reason,
-    batch_tasks,
-    local_file_url,
-)
+from activekd.session._labelstudio import BatchRow, batch_tasks, local_file_url
+from activekd.session._studio_check import image_folder
+from activekd.session._studio_link import LabelStudioLink, ProjectAnswers, api_errors, api_reason
 
 from ._protocol import predictions
 from ._queue import Snapshot
@@ -30,13 +25,10 @@ UNCERTAINTY = "Uncertainty sampling"
 
 
 class StudioProject:
-    """One Label Studio project (``project`` on ``link``'s server), reached with the SDK and ``token``."""
+    """One Label Studio project (``project`` on ``link``'s server, whose checked SDK client it uses)."""
 
-    def __init__(self, link: LabelStudioLink, project: int, token: str) -> None:
-        from label_studio_sdk import LabelStudio
-
-        self.link, self.project = link, project
-        self.sdk = LabelStudio(base_url=link.url, api_key=token, timeout=120)
+    def __init__(self, link: LabelStudioLink, project: int) -> None:
+        self.link, self.project, self.sdk = link, project, link.sdk
 
     def ensure_tasks(self, session, ids: Sequence[str]) -> int:
         """A task for each of ``ids`` (images written and served as local files, as for a batch); returns how many were new."""
@@ -44,37 +36,52 @@ class StudioProject:
             return 0
         paths = image_paths(session.out, session.dataset, list(ids))
         root = session.config.labelstudio.document_root or "/"
-        self.link.ensure_local_storage(self.project, os.path.commonpath(sorted({os.path.dirname(p) for p in paths})))
+        self.link.ensure_local_storage(self.project, image_folder(session.out, session.dataset))
         rows = [BatchRow(sid, path) for sid, path in zip(ids, paths)]
         return self.link.push(self.project, batch_tasks(rows, lambda r: local_file_url(r.path, root), model_version="pool"))
 
     def publish(self, snap: Snapshot) -> int:
-        """Import ``snap``'s predictions for the unlabeled tasks that lack them; make its version the queue's. Returns how many."""
+        """Import ``snap``'s predictions for the unlabeled tasks that lack them, make its version the queue's and delete
+        every older round's predictions (only the current round's remain). Returns how many were imported."""
         tasks = self.link.task_ids(self.project)
-        have = {(p.task, p.model_version) for p in self.sdk.predictions.list(project=self.project)}
-        new = [dict(p, task=tasks[sid]) for sid in snap.order if sid in tasks
-               for p in predictions(snap.guesses[sid], snap.version) if (tasks[sid], p["model_version"]) not in have]
-        if new:
-            self.sdk.projects.import_predictions(id=self.project, request=new)
-        self.sdk.projects.update(id=self.project, sampling=UNCERTAINTY, model_version=snap.version, show_collab_predictions=True)
+        with api_errors(self.link.url, "importing predictions"):
+            have = {(p.task, p.model_version) for p in self.sdk.predictions.list(project=self.project)}
+            new = [dict(p, task=tasks[sid]) for sid in snap.order if sid in tasks
+                   for p in predictions(snap.guesses[sid], snap.version) if (tasks[sid], p["model_version"]) not in have]
+            if new:
+                self.sdk.projects.import_predictions(id=self.project, request=new)
+            self.sdk.projects.update(id=self.project, sampling=UNCERTAINTY, model_version=snap.version, show_collab_predictions=True)
+        gone = self.link.delete_other_versions(self.project, snap.version)
+        if gone:
+            log.info("deleted %d prediction(s) of older rounds from Label Studio project %d", gone, self.project)
         return len(new)
 
-    def answers(self) -> list[Answer]:
-        """Every answered task of the project (latest annotation per task), as ``activekd sync`` reads them."""
-        return [Answer(sid, label, f"Label Studio project {self.project} (task for {sid!r})")
-                for sid, label in self.link.annotations(self.project)]
+    def answers(self) -> ProjectAnswers:
+        """Every answered task of the project (latest annotation per task) and the tasks only skipped, as ``activekd sync``
+        reads them."""
+        got = self.link.answers(self.project)
+        return ProjectAnswers([Answer(sid, label, f"Label Studio project {self.project} (task for {sid!r})")
+                               for sid, label in got.labels], got.skipped)
+
+    def training_on_submit_off(self) -> None:
+        """Label Studio's *Start training on annotation submission* would ask for a round per annotation: turn it off."""
+        if self.link.training_on_submit_off(self.project):
+            log.info("turned off 'Start training on annotation submission' in Label Studio project %d: a round trains every "
+                     "--retrain-every labels (or when someone presses Start training)", self.project)
 
     def connect(self, url: str, title: str = "activekd") -> int:
         """Register the backend at ``url`` with the project (once); Label Studio checks ``/health`` and ``/setup`` first."""
         from label_studio_sdk.core.api_error import ApiError
 
         url = url.rstrip("/")
-        for b in self.sdk.ml.list(project=self.project):
+        with api_errors(self.link.url, "listing the project's ML backends"):
+            known = list(self.sdk.ml.list(project=self.project))
+        for b in known:
             if (b.url or "").rstrip("/") == url:
                 return int(b.id)
         try:
             backend = self.sdk.ml.create(project=self.project, url=url, title=title, is_interactive=False, auto_update=True)
         except ApiError as e:
-            raise SessionError(f"Label Studio refused the backend {url}: {_api_reason(e)}") from None
+            raise SessionError(f"Label Studio refused the backend {url}: {api_reason(e)}") from None
         log.info("connected the backend %s to Label Studio project %d", url, self.project)
         return int(backend.id)

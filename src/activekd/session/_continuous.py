@@ -15,6 +15,7 @@ Each retrain is one more round of the run (its stored ``rounds`` grows by one), 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,9 +61,11 @@ def new_labels(session) -> int:
     return session.store.untrained_label_count()
 
 
-def close_round(session, r: int) -> None:
-    """Close round ``r`` (awaiting labels) before all its picks are answered: the unanswered picks go back to the pool."""
-    session.store.close_round(r)
+def close_round(session, r: int, skipped: Collection[str] = ()) -> None:
+    """Close round ``r`` (awaiting labels) before all its picks are answered: the unanswered picks go back to the pool
+    (``skipped``: those skipped in Label Studio, counted in the round's record)."""
+    labeled = {i for i, _ in session.store.labels()}
+    session.store.close_round(r, skipped=[p for p in session.store.round(r).picks if p in set(skipped) and p not in labeled])
 
 
 def extend_rounds(session, rounds: int) -> None:
@@ -74,7 +77,7 @@ def extend_rounds(session, rounds: int) -> None:
     session.config = new
 
 
-def train_next_round(session) -> RoundRecord:
+def train_next_round(session, skipped: Collection[str] = ()) -> RoundRecord:
     """Close the round awaiting labels (answered or not), train the next one and record its picks; returns its record.
 
     Refused (``SessionError``) when no label came since the last round, or the pool holds fewer images than the budget.
@@ -84,7 +87,7 @@ def train_next_round(session) -> RoundRecord:
     if pending is not None and new_labels(session) == 0:
         raise SessionError(f"round {pending.round} has no new label yet; nothing to train on")
     if pending is not None:
-        close_round(session, pending.round)
+        close_round(session, pending.round, skipped)
     r = store.next_round()
     unlabeled = len(unlabeled_pool_ids(session))
     if unlabeled < session.config.loop.budget:

@@ -6,6 +6,7 @@ transaction, the same history. Nothing is written when any answer is refused.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Sequence
@@ -25,12 +26,18 @@ class LabelReport:
     corrected: int
     unchanged: int
     missing: int
+    skipped: int = 0  # picks skipped in Label Studio and not labeled
+    returned: int | None = None  # picks put back in the pool when the round was closed (None: not closed here)
 
     def describe(self) -> str:
         head = f"round {self.round}: " if self.round is not None else ""
         text = f"{head}{self.added} label(s) added, {self.corrected} corrected, {self.unchanged} unchanged"
         if self.round is not None:
             text += f"; {self.missing} still missing" if self.missing else "; the batch is complete"
+        if self.skipped and self.returned is None:
+            text += f" ({self.skipped} of them skipped in Label Studio)"
+        if self.returned is not None:
+            text += f"; round closed: {self.returned} unlabeled pick(s) back in the pool ({self.skipped} skipped)"
         return text
 
 
@@ -81,18 +88,35 @@ def _known(session) -> frozenset:
     return session._known_ids
 
 
-def sync(session, *, relabel: bool) -> LabelReport:
-    """Pull every finished annotation from the run's Label Studio project and apply it (partial batches allowed)."""
+def sync(session, *, relabel: bool, close: bool = False) -> LabelReport:
+    """Pull every finished annotation from the run's Label Studio project and apply it (partial batches allowed).
+
+    A pick skipped in Label Studio (a cancelled annotation) counts as answered for the round: when every pick is
+    labeled or skipped, or with ``close``, the round awaiting labels is closed and its unlabeled picks go back to the pool."""
     if not hasattr(session.oracle, "pull"):
         raise SessionError(f"{session.out} does not label in Label Studio (oracle {session.config.loop.oracle!r}); "
                            f"use `activekd label` with a file")
     pending = session.store.pending_round()
     if pending is not None:
         session.oracle.request(session.batch(pending.round))  # make sure the batch is there (idempotent)
-    rows = session.oracle.pull()
-    if not rows:
-        return LabelReport(pending.round if pending else None, 0, 0, 0, len(pending.picks) if pending else 0)
-    return apply_answers(session, rows, relabel=relabel, kind="sync", origin=session.config.labelstudio.url)
+    pulled = session.oracle.pull()
+    report = LabelReport(pending.round if pending else None, 0, 0, 0, len(pending.picks) if pending else 0)
+    if pulled.labels:
+        report = apply_answers(session, pulled.labels, relabel=relabel, kind="sync", origin=session.config.labelstudio.url)
+    return close_if_answered(session, report, pulled.skipped, force=close)
+
+
+def close_if_answered(session, report: LabelReport, skipped, *, force: bool) -> LabelReport:
+    """Close the round awaiting labels when each pick is labeled or ``skipped`` (or ``force``); the report then says so."""
+    pending = session.store.pending_round()
+    if pending is None:
+        return report
+    labeled = {i for i, _ in session.store.labels()}
+    unanswered = [p for p in pending.picks if p not in labeled]
+    if unanswered and not force and not set(unanswered) <= set(skipped):
+        return dataclasses.replace(report, skipped=len(set(unanswered) & set(skipped)))
+    session.store.close_round(pending.round, skipped=[p for p in unanswered if p in set(skipped)])
+    return dataclasses.replace(report, missing=0, skipped=len(set(unanswered) & set(skipped)), returned=len(unanswered))
 
 
 def undo_last_import(session) -> tuple[dict, int]:

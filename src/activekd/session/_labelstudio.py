@@ -3,7 +3,7 @@
 The pure half builds the labeling config (one ``Image`` named ``image`` and one single-choice
 ``Choices`` control named ``label``), turns a batch of picked images into Label Studio import
 tasks (the student's and the teacher's guesses as predictions) and reads a Label Studio export
-(JSON, JSON-MIN or CSV) back into ``(activekd id, class name)`` answers. ``LabelStudioLink``
+(JSON, JSON-MIN or CSV) back into ``(activekd id, class name)`` answers. ``_studio_link.LabelStudioLink``
 does the same against a running server through ``label_studio_sdk`` (the ``labelstudio`` extra).
 
 Every task carries the activekd sample id in ``data.activekd_id``; that key is how answers find
@@ -190,6 +190,17 @@ def parse_export(text: str, class_names: Sequence[str], source: str, allow_no_ta
     return _latest_answers(answers, class_names, source)
 
 
+def export_skips(text: str, source: str) -> set[str]:
+    """Ids of the tasks of a full JSON export that carry a cancelled (skipped) annotation.
+
+    A skipped task may also have been answered (by another annotator, or later): the caller takes the answered ones out."""
+    items = parse_json(text.lstrip("\ufeff").strip() or "[]", source, LabelFileError)
+    if not isinstance(items, list):
+        raise LabelFileError(f"{source}: not a Label Studio export (expected a JSON list of tasks)")
+    return {_sample_id(t.get("data") or {}, t.get("id"), source) for t in items
+            if isinstance(t, dict) and any(isinstance(a, dict) and a.get("was_cancelled") for a in t.get("annotations") or [])}
+
+
 def _json_answers(tasks: list[dict], source: str) -> Iterator[_Answer]:
     """Answers of a full JSON export: tasks with ``data`` and ``annotations`` lists."""
     for t in tasks:
@@ -301,101 +312,3 @@ def _latest_answers(answers: list[_Answer], class_names: Sequence[str], source: 
         if out.setdefault(a.sample, a.label) != a.label:
             raise LabelFileError(f"{source}: two different answers for {a.sample!r}: {out[a.sample]!r} and {a.label!r}")
     return list(out.items())
-
-
-# --------------------------------------------------------------------------- live link
-
-
-def _api_reason(error: Exception) -> str:
-    """One line from a Label Studio API error: its validation messages, else its detail."""
-    body = getattr(error, "body", None)
-    if isinstance(body, dict):
-        errors = body.get("validation_errors")
-        if isinstance(errors, dict) and errors:
-            return "; ".join(" ".join(map(str, v)) if isinstance(v, list) else str(v) for v in errors.values())
-        if body.get("detail"):
-            return str(body["detail"])
-    return f"HTTP {getattr(error, 'status_code', '?')}"
-
-
-class LabelStudioLink:
-    """A running Label Studio server, reached with ``label_studio_sdk`` (SDK 2.x) at ``url`` only.
-
-    ``token`` is a legacy API token or a personal access token of a user of that server.
-    """
-
-    def __init__(self, url: str, token: str, timeout: float = 60.0) -> None:
-        try:
-            from label_studio_sdk import LabelStudio
-        except ImportError as e:  # pragma: no cover - depends on the environment
-            raise ImportError("Label Studio support needs label-studio-sdk: pip install 'activekd[labelstudio]'") from e
-        self.url = url.rstrip("/")
-        self._ls = LabelStudio(base_url=self.url, api_key=token, timeout=timeout)
-
-    def ensure_project(self, title: str, class_names: Sequence[str]) -> int:
-        """Id of the project called ``title`` (created with :func:`labeling_config` if there is none).
-
-        An existing project of that title must have the same classes; otherwise ``LabelFileError``.
-        """
-        for p in self._ls.projects.list():
-            if p.title == title:
-                found = config_class_names(self._ls.projects.get(id=p.id).label_config or "<View/>")
-                if sorted(found) != sorted(map(str, class_names)):
-                    raise LabelFileError(
-                        f"Label Studio project {title!r} (id {p.id}) has classes {', '.join(found)}; "
-                        f"this session needs {', '.join(map(str, class_names))}: use another title"
-                    )
-                return int(p.id)
-        return int(self._ls.projects.create(title=title, label_config=labeling_config(class_names)).id)
-
-    def ensure_local_storage(self, project_id: int, folder: str | os.PathLike) -> int:
-        """Id of a local-files storage of ``folder`` in the project (created if missing, never synced).
-
-        Label Studio serves ``/data/local-files/?d=...`` only for files under such a storage; the
-        folder must lie under the server's ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``.
-        """
-        from label_studio_sdk.core.api_error import ApiError
-
-        folder = os.path.abspath(folder)
-        for s in self._ls.import_storage.local.list(project=project_id):
-            if s.path and os.path.normpath(s.path) == folder:
-                return int(s.id)
-        try:
-            storage = self._ls.import_storage.local.create(
-                project=project_id, path=folder, title="activekd images", use_blob_urls=False
-            )
-        except ApiError as e:
-            raise LabelFileError(f"Label Studio refused local storage {folder}: {_api_reason(e)}") from None
-        return int(storage.id)
-
-    def task_ids(self, project_id: int) -> dict[str, int]:
-        """``{activekd id: Label Studio task id}`` of the tasks already in the project."""
-        return {
-            str(t.data[ID_KEY]): int(t.id)
-            for t in self._ls.tasks.list(project=project_id, page_size=500)
-            if isinstance(t.data, dict) and t.data.get(ID_KEY) is not None
-        }
-
-    def push(self, project_id: int, tasks: Sequence[dict]) -> int:
-        """Import the tasks whose ``activekd_id`` is not in the project yet; returns how many were created."""
-        known = set(self.task_ids(project_id))
-        new: list[dict] = []
-        for t in tasks:
-            sid = str(t["data"][ID_KEY])
-            if sid not in known:
-                known.add(sid)
-                new.append(t)
-        if new:
-            self._ls.projects.import_tasks(id=project_id, request=new)
-        return len(new)
-
-    def annotations(self, project_id: int) -> list[tuple[str, str]]:
-        """``(activekd id, class name)`` per annotated task, latest annotation of each task.
-
-        Exports the project as JSON through the API and reads it with :func:`parse_export`; the
-        classes are those of the project's labeling config.
-        """
-        project = self._ls.projects.get(id=project_id)
-        class_names = config_class_names(project.label_config or "<View/>")
-        data = b"".join(self._ls.projects.exports.download_sync(id=project_id, export_type="JSON"))
-        return parse_export(data.decode("utf-8-sig"), class_names, source=f"Label Studio project {project_id} export")

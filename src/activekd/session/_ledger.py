@@ -46,6 +46,20 @@ class LabelLedger:
         keys = ("id", "label", "old_label", "old_source", "import_id", "kind", "origin", "created_at", "undone_at")
         return [dict(zip(keys, r)) for r in cur]
 
+    def sample_trail(self, sample_id: str) -> tuple[str, dict | None, list[dict]] | None:
+        """``(split, current label row or None, its label events oldest first)`` of one sample; None when there is no such
+        sample. Events carry :meth:`history`'s keys (less ``id``) and ``old_round``, ``old_created_at``."""
+        split = self.conn.execute("SELECT split FROM samples WHERE id = ?", (sample_id,)).fetchone()
+        if split is None:
+            return None
+        row = self.conn.execute("SELECT label, source, round, created_at FROM labels WHERE sample_id = ?", (sample_id,)).fetchone()
+        keys = ("label", "old_label", "old_source", "old_round", "old_created_at", "import_id", "kind", "origin", "created_at", "undone_at")
+        cur = self.conn.execute(
+            "SELECT e.new_label, e.old_label, e.old_source, e.old_round, e.old_created_at, i.import_id, i.kind, i.origin, i.created_at,"
+            " i.undone_at FROM label_events e JOIN imports i USING (import_id) WHERE e.sample_id = ? ORDER BY e.event_id", (sample_id,))
+        current = None if row is None else dict(zip(("label", "source", "round", "created_at"), row))
+        return split[0], current, [dict(zip(keys, r)) for r in cur]
+
     def apply_labels(self, pending: int | None, changes: Sequence[LabelChange], *, kind: str, origin: str) -> int:
         """Record a person's labels and corrections as one import; returns picks of round ``pending`` still unlabeled.
 
@@ -124,9 +138,16 @@ class LabelLedger:
         row = self.conn.execute("SELECT COUNT(*) FROM labels WHERE round > (SELECT COALESCE(MAX(round), -1) FROM rounds)").fetchone()
         return int(row[0])
 
-    def close_round(self, r: int) -> None:
-        """Close round ``r`` (awaiting labels) before every pick is answered (compare-and-set); the rest go back to the pool."""
+    def close_round(self, r: int, skipped: Sequence[str] = ()) -> None:
+        """Close round ``r`` (awaiting labels) before every pick is answered (compare-and-set); the rest go back to the pool.
+
+        The round's metrics keep ``returned_to_pool`` (its picks unlabeled at closing) and ``skipped`` (those of them skipped
+        in Label Studio), for ``status`` and the report."""
         with self.transaction() as c:
-            if c.execute("UPDATE rounds SET status = 'done', finished_at = ? WHERE round = ? AND status = 'awaiting-labels'",
-                         (time.time(), r)).rowcount != 1:
+            row = c.execute("SELECT metrics, picks FROM rounds WHERE round = ? AND status = 'awaiting-labels'", (r,)).fetchone()
+            labeled = {x[0] for x in c.execute("SELECT sample_id FROM labels")}
+            metrics = json.loads(row[0]) if row else {}
+            metrics.update(returned_to_pool=sum(p not in labeled for p in json.loads(row[1])) if row else 0, skipped=len(skipped))
+            if c.execute("UPDATE rounds SET status = 'done', finished_at = ?, metrics = ? WHERE round = ? AND status = 'awaiting-labels'",
+                         (time.time(), json.dumps(metrics), r)).rowcount != 1:
                 raise StoreError(f"round {r} is not awaiting labels; nothing closed")

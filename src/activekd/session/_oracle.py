@@ -8,7 +8,6 @@ idempotent and keeps a filled-in file, so ``resume`` calls it again to rebuild w
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -20,6 +19,8 @@ from activekd.registry import Registry
 from ._answers import Answer
 from ._batch import Batch, image_paths, request_path, write_batch_files
 from ._errors import SessionError
+from ._studio_check import image_folder, project_title
+from ._studio_link import ProjectAnswers
 
 
 class Oracle(Protocol):
@@ -100,8 +101,8 @@ class LabelStudioOracle(FileOracle):
     def request(self, batch: Batch) -> list[dict]:
         tasks = super().request(batch)
         link, project = self._project()
-        folders = {os.path.dirname(p) for p in image_paths(self.out, self.dataset, batch.ids)}
-        link.ensure_local_storage(project, os.path.commonpath(sorted(folders)))  # Label Studio serves local files only under one
+        image_paths(self.out, self.dataset, batch.ids)  # written first: Label Studio takes a storage only of a folder that exists
+        link.ensure_local_storage(project, image_folder(self.out, self.dataset))
         kill_point("push")
         link.push(project, tasks)
         return tasks
@@ -109,18 +110,16 @@ class LabelStudioOracle(FileOracle):
     def describe(self, batch: Batch) -> str:
         return f"pushed to Label Studio at {self.ls.url}; label them there, then run `activekd sync {self.out}`"
 
-    def pull(self) -> list[Answer]:
-        """Every answered task of the project, latest annotation per task."""
+    def pull(self) -> ProjectAnswers:
+        """Every answered task of the project (latest annotation per task) and the tasks only skipped."""
         link, project = self._project()
         kill_point("sync")
-        return [Answer(sid, label, f"Label Studio project {project} (task for {sid!r})") for sid, label in link.annotations(project)]
+        got = link.answers(project)
+        rows = [Answer(sid, label, f"Label Studio project {project} (task for {sid!r})") for sid, label in got.labels]
+        return ProjectAnswers(rows, got.skipped)
 
     def _project(self):
-        from ._labelstudio import LabelStudioLink
+        from ._studio_link import link_from_env
 
-        token = os.environ.get("LABEL_STUDIO_API_KEY")
-        if not token:
-            raise SessionError("set LABEL_STUDIO_API_KEY to a Label Studio access token (Account & Settings → Access Token)")
-        link = LabelStudioLink(self.ls.url, token)
-        title = self.ls.project or f"activekd {self.out.resolve().name}"
-        return link, link.ensure_project(title, list(self.dataset.class_names))
+        link = link_from_env(self.ls.url)
+        return link, link.ensure_project(project_title(self.ls, self.out), list(self.dataset.class_names))
