@@ -26,6 +26,10 @@ def test_bare_activekd_prints_an_overview_and_starts_nothing(capsys, tmp_path, m
     assert main([]) == 0
     out = capsys.readouterr().out
     assert "activekd demo" in out and "activekd run" in out and not (tmp_path / "runs").exists()
+    commands = cli.make_parser()._subparsers._group_actions[0].choices
+    assert {"sync", "serve", "report", "history"} <= set(commands)
+    missing = [name for name in commands if f"  activekd {name} " not in out]
+    assert not missing, f"bare activekd omits {missing}"
 
 
 def test_verbose_and_quiet_work_after_the_subcommand_too(capsys):

@@ -1,9 +1,9 @@
 """The command line: the only place that parses arguments.
 
-``activekd`` alone prints an overview. Subcommands: ``demo``, ``run``, ``resume``, ``label``, ``sync``,
-``status``, ``embed``, ``list``, ``export``, ``predict``. Run options are generated from the config
-dataclasses' field help (``_cli_options``). It imports only the configuration and the session (and
-the export package for deployment): the session does the work. A user's mistake
+``activekd`` alone prints an overview naming every subcommand: ``demo``, ``run``, ``resume``, ``embed``, ``label``,
+``sync``, ``serve``, ``status``, ``history``, ``export``, ``predict``, ``report``, ``compare``, ``benchmark``, ``list``.
+Run options are generated from the config dataclasses' field help (``_cli_options``). It imports only the
+configuration and the session (and the export package for deployment): the session does the work. A user's mistake
 (:class:`~activekd.errors.ActiveKDError`) is one line and exit 2; anything else is a bug, shown with its traceback.
 
 Exit statuses: 0 done (``run``/``resume``: every round trained; ``sync``: the batch is complete), 1 a bug,
@@ -45,10 +45,19 @@ OVERVIEW = """activekd trains a small image classifier with as few human labels 
 teacher distils into a dual-head student (DHO) while active learning (PCoreSet, ...) picks what to label.
 
   activekd demo                     the offline Fashion-MNIST demo (about 3 minutes on 2 CPU cores)
-  activekd run --out RUN ...        a run (see `activekd run --help`); `activekd resume RUN` continues it
-  activekd label RUN FILE           a person's labels for a run with --oracle human
-  activekd status RUN [--json]      where a run stands (run/resume/sync exit 3 while waiting for labels)
-  activekd export RUN ... / predict deploy the trained student
+  activekd run --out RUN ...        a run (see `activekd run --help`)
+  activekd resume RUN               continue a run (--rounds/--budget extend a finished one)
+  activekd embed ...                cache a VLM teacher's image embeddings ahead of runs
+  activekd label RUN FILE           a person's labels (a filled-in batch CSV or a Label Studio export)
+  activekd sync RUN                 pull finished annotations from the run's Label Studio project
+  activekd serve RUN                Label Studio's machine-learning backend: suggestions, retraining
+  activekd status RUN [--json]      where a run stands and the next command (run/resume/sync exit 3 while waiting)
+  activekd history RUN ID           one image's label history: when, which round, from where, old -> new
+  activekd export RUN ...           one file (ONNX, TorchScript, torch.export) of the latest trained student
+  activekd predict MODEL IMAGES     classify images with an exported file or a run folder
+  activekd report RUN...            one HTML page comparing runs (figures as PNG files beside it)
+  activekd compare RUN...           the report's comparison as tables in the terminal
+  activekd benchmark offline ...    the offline benchmark grid
   activekd list                     datasets, teachers, students, strategies, oracles, presets
 
 `activekd COMMAND --help` for a command's options; README.md for the whole story."""
@@ -221,6 +230,14 @@ def cmd_status(ns: argparse.Namespace) -> int:
     if advice is not None:
         print(f"advice: {advice['decision']} ({advice['reason']})")
     print(f"next: {where.next}")
+    return EXIT_DONE
+
+
+def cmd_history(ns: argparse.Namespace) -> int:
+    from activekd.session import SessionStore, label_history
+
+    with SessionStore.open(Path(ns.out), readonly=True) as store:
+        print("\n".join(label_history(store, ns.out, ns.id).lines()))
     return EXIT_DONE
 
 
@@ -457,6 +474,11 @@ def _label_commands(sub, common) -> None:
     st.add_argument("--json", action="store_true", help="one JSON document for scripts: state (waiting-for-labels, ready, finished), "
                     "labels, rounds, the round waiting for labels, the next step")
     st.set_defaults(func=cmd_status)
+    hi = sub.add_parser("history", parents=[common], help="one image's label history: when, for which round, how, from where, "
+                        "old -> new class (read-only)")
+    hi.add_argument("out", help="run folder")
+    hi.add_argument("id", help="the image's id (as in the batch CSV's id column)")
+    hi.set_defaults(func=cmd_history)
     ls = sub.add_parser("list", parents=[common], help="list datasets, teachers, students, strategies, oracles and presets")
     ls.set_defaults(func=cmd_list)
 

@@ -7,6 +7,7 @@ transaction, the same history. Nothing is written when any answer is refused.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection, Sequence
@@ -14,6 +15,7 @@ from typing import Collection, Sequence
 from activekd._faults import kill_point
 
 from ._answers import Answer, plan_changes, read_answer_file
+from ._history import label_batch
 from ._errors import AnswerError, SessionError
 
 
@@ -28,12 +30,16 @@ class LabelReport:
     missing: int
     skipped: int = 0  # picks skipped in Label Studio and not labeled
     returned: int | None = None  # picks put back in the pool when the round was closed (None: not closed here)
+    corrected_from: tuple[tuple[str, int], ...] = ()  # (whose labels the corrected ones were: _history.label_batch, how many)
 
     def describe(self) -> str:
-        head = f"round {self.round}: " if self.round is not None else ""
-        text = f"{head}{self.added} label(s) added, {self.corrected} corrected, {self.unchanged} unchanged"
+        only_fixes = bool(self.corrected and not self.added)  # corrections name their own round, not the round awaiting labels
+        head = f"round {self.round}: " if self.round is not None and not only_fixes else ""
+        fixed = f" ({', '.join(f'{n} of {b}' for b, n in self.corrected_from)})" if self.corrected_from else ""
+        text = f"{head}{self.added} label(s) added, {self.corrected} corrected{fixed}, {self.unchanged} unchanged"
         if self.round is not None:
-            text += f"; {self.missing} still missing" if self.missing else "; the batch is complete"
+            where = f"round {self.round}: " if only_fixes else ""
+            text += f"; {where}{self.missing} still missing" if self.missing else f"; {where}the batch is complete"
         if self.skipped and self.returned is None:
             text += f" ({self.skipped} of them skipped in Label Studio)"
         if self.returned is not None:
@@ -77,9 +83,17 @@ def apply_answers(session, rows: list[Answer], *, relabel: bool, kind: str, orig
         missing = len([p for p in pending.picks if p not in current]) if pending else 0
         return LabelReport(pending.round if pending else None, 0, 0, unchanged, missing)
     kill_point("label-import")
+    fixed = _corrected_from(store, changes)
     missing = store.apply_labels(pending.round if pending else None, changes, kind=kind, origin=origin)
     added = sum(c.old is None for c in changes)
-    return LabelReport(pending.round if pending else None, added, len(changes) - added, unchanged, missing)
+    return LabelReport(pending.round if pending else None, added, len(changes) - added, unchanged, missing, corrected_from=fixed)
+
+
+def _corrected_from(store, changes) -> tuple[tuple[str, int], ...]:
+    """How many of the corrected labels were the initial labels, round 0's picks, ...: each names the round it came from."""
+    rounds = {r["id"]: r["round"] for r in store.label_rows()} if any(c.old is not None for c in changes) else {}
+    counts = Counter(rounds[c.sample_id] for c in changes if c.old is not None)
+    return tuple((label_batch(r), n) for r, n in sorted(counts.items()))
 
 
 def _known(session) -> frozenset:

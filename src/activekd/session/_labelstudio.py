@@ -34,6 +34,8 @@ CONTROL = "label"
 """Name of the ``Choices`` control tag whose single choice is the class name."""
 ID_KEY = "activekd_id"
 """Task data key holding the activekd sample id."""
+FLAG_KEY = "likely_mistake"
+"""Task data key of a re-check task: why its label is a likely mistake (a column and filter in the data manager)."""
 
 # Columns of a JSON-MIN / CSV export that are neither task data nor a control's answer.
 _MIN_META = {"id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement", "history"}
@@ -54,6 +56,7 @@ class BatchRow:
     path: str | None
     teacher: tuple[str, float] | None = None
     student: tuple[str, float] | None = None
+    flag: str = ""  # why its label is a likely mistake (a re-check row), else empty
 
 
 class _Answer(NamedTuple):
@@ -118,7 +121,8 @@ def batch_tasks(rows: Iterable[BatchRow], image_url: Callable[[BatchRow], str], 
                 name, prob = guess
                 result = [{**r, "score": float(prob)} for r in choice_result(name)]
                 predictions.append({"model_version": f"{model_version}-{who}", "score": float(prob), "result": result})
-        tasks.append({"data": {IMAGE: image_url(row), ID_KEY: str(row.id)}, "predictions": predictions})
+        data = {IMAGE: image_url(row), ID_KEY: str(row.id), **({FLAG_KEY: row.flag} if row.flag else {})}
+        tasks.append({"data": data, "predictions": predictions})
     return tasks
 
 
