@@ -53,10 +53,15 @@ def test_a_run_waiting_for_labels_says_how_many_and_who_answers(tmp_path, capsys
     where = standing(store, out)
     assert (where.state, where.pending_round, where.picks, where.missing) == ("waiting-for-labels", 0, 2, 1)
     assert where.summary == "waiting for labels: 1 of round 0's 2 pick(s) unlabeled"
-    assert str(out / "to_label" / "round_000.csv") in where.next and f"activekd label {out} FILE" in where.next
+    batch = out / "to_label" / "round_000.csv"  # the next step names the file to fill in and the commands, with that file
+    assert where.next == f"fill in the label column of {batch}, then `activekd label {out} {batch}` and `activekd resume {out}`"
+    assert where.next_file == str(batch)
     store.close()
     text = status(capsys, out)
     assert "round 0 awaits labels for 1 of 2 image(s)" in text and "1 of 2 round(s) trained; waiting for labels" in text
+    assert f"next: {where.next}" in text
+    doc = json.loads(status(capsys, out, "--json"))
+    assert (doc["next"], doc["next_file"], doc["rounds_trained"], doc["last_round"]) == (where.next, str(batch), 1, 0)
 
 
 def test_status_json_is_one_strict_document_for_scripts(tmp_path, capsys):
@@ -70,6 +75,7 @@ def test_status_json_is_one_strict_document_for_scripts(tmp_path, capsys):
     assert doc["rounds"] == [{"round": 0, "status": "awaiting-labels", "picks": 2, "num_labeled": 2, "student_acc": None,
                               "teacher_acc": 0.8, "alpha": 0.5, "beta": 1.0}]
     assert f"activekd sync {out} --continue" in doc["next"] and doc["advice"]["decision"]
+    assert doc["next_file"] is None  # Label Studio: no file to act on
 
 
 def test_finished_and_not_started(tmp_path):

@@ -70,7 +70,7 @@ class FileOracle:
     """Writes each batch as a CSV and a Label Studio import file; a person answers with ``activekd label``."""
 
     kind, source = "human", "human"
-    next_step = "fill in the label column of {batch}, then `activekd label {run} FILE` and `activekd resume {run}`"
+    next_step = "fill in the label column of {batch}, then `activekd label {run} {batch}` and `activekd resume {run}`"
 
     def __init__(self, out: Path, dataset: Dataset, ls: LabelStudioConfig) -> None:
         self.out, self.dataset, self.ls = out, dataset, ls
@@ -84,8 +84,9 @@ class FileOracle:
         return write_batch_files(self.out, self.dataset, batch, self.ls.document_root)
 
     def describe(self, batch: Batch) -> str:
-        return (f"fill in the label column of {request_path(self.out, batch.round)} (or import the .labelstudio.json beside it into "
-                f"Label Studio: `pip install label-studio`, see docs/labelstudio.md), then run `activekd label {self.out} FILE`")
+        csv = request_path(self.out, batch.round)
+        return (f"fill in the label column of {csv} (or import the .labelstudio.json beside it into Label Studio: "
+                f"`pip install label-studio`, see docs/labelstudio.md), then run `activekd label {self.out} {csv}`")
 
 
 @ORACLES.register("labelstudio")

@@ -41,6 +41,7 @@ class Standing:
     next_round: int | None  # the round that trains next, when one is due
     summary: str  # one line: "round 1 picked, not trained", ...
     next: str  # what to do next
+    next_file: str | None = None  # the file that step acts on (the batch CSV to fill in and pass to `activekd label`), else None
     rounds: tuple[dict, ...] = ()  # per recorded round: round, status, picks (a count) and ROUND_FIGURES
 
     def to_json(self, **extra) -> str:
@@ -63,9 +64,11 @@ def standing(store: SessionStore, out: str | Path) -> Standing:
     if pending is not None:
         oracle = config.get("loop", {}).get("oracle")
         hint = getattr(ORACLES.get(oracle), "next_step", "") if oracle in ORACLES else ""
+        batch = request_path(out, pending.round)
         return Standing(**base, state="waiting-for-labels", next_round=None,
                         summary=f"waiting for labels: {missing} of round {pending.round}'s {len(pending.picks)} pick(s) unlabeled",
-                        next=hint.format(run=out, batch=request_path(out, pending.round)) or f"label the picks, then `activekd resume {out}`")
+                        next=hint.format(run=out, batch=batch) or f"label the picks, then `activekd resume {out}`",
+                        next_file=str(batch) if "{batch}" in hint else None)
     if last is not None and (planned is None or last.round >= planned) and not last.picks:
         return Standing(**base, state="finished", next_round=None, summary="finished",
                         next=f"nothing: the run is finished (`activekd resume {out} --rounds N` adds rounds)")
