@@ -183,11 +183,18 @@ def cmd_resume(ns: argparse.Namespace) -> int:
 
 
 def cmd_label(ns: argparse.Namespace) -> int:
-    from activekd.session import ActiveSession, undo_last_import
+    from activekd.session import ActiveSession, undo_last_import, write_review_file
 
-    if (ns.file is None) == (not ns.undo):
-        raise ConfigError("give a label FILE, or --undo to take back the last import")
+    if [ns.file is not None, ns.undo, ns.review].count(True) != 1:
+        raise ConfigError("give a label FILE, or --undo to take back the last import, or --review to list likely label mistakes")
+    if ns.review_out is not None and not ns.review:
+        raise ConfigError("--out names the file of --review")
     with ActiveSession.resume(Path(ns.out)) as session:
+        if ns.review:
+            n, path = write_review_file(session, ns.review_out)
+            print(f"{n} likely label mistake(s) written to {path} (and {path.with_suffix('.labelstudio.json').name}); "
+                  f"correct the label column, then `activekd label {ns.out} {path} --relabel`")
+            return 0
         if ns.undo:
             last, restored = undo_last_import(session)
             print(f"undid import {last['import_id']} ({last['kind']} from {last['origin']}): {restored} label(s) restored")
@@ -212,7 +219,7 @@ def cmd_sync(ns: argparse.Namespace) -> int:
 
 def cmd_status(ns: argparse.Namespace) -> int:
     from activekd.report import stopping_advice
-    from activekd.session import SessionStore, standing
+    from activekd.session import LikelyMistake, SessionStore, standing
 
     out = Path(ns.out)
     with SessionStore.open(out, readonly=True) as store:
@@ -227,6 +234,10 @@ def cmd_status(ns: argparse.Namespace) -> int:
         print_round(dict(r.metrics, _header=i == 0))
         if r.round == where.pending_round:
             print(f"       round {r.round} awaits labels for {where.missing} of {where.picks} image(s)")
+    if where.likely_mistakes:
+        print(f"likely label mistakes: {len(where.likely_mistakes)} (`activekd label {out} --review` writes them to re-check)")
+        for f in where.likely_mistakes[:10]:
+            print(f"  {f['id']}: {LikelyMistake.from_dict(f).describe()}")
     if advice is not None:
         print(f"advice: {advice['decision']} ({advice['reason']})")
     print(f"next: {where.next}")
@@ -461,6 +472,9 @@ def _label_commands(sub, common) -> None:
     lb.add_argument("file", nargs="?", help="CSV with columns id,label (class name or index), or a Label Studio JSON / JSON-MIN / CSV export")
     lb.add_argument("--relabel", action="store_true", help="allow answers that change an existing label (the old one is kept in the history)")
     lb.add_argument("--undo", action="store_true", help="take back the last import")
+    lb.add_argument("--review", action="store_true", help="write the likely label mistakes (see docs/mislabels.md) to a CSV to "
+                    "re-check, labels filled in (feed it back with --relabel), and its Label Studio tasks beside it")
+    lb.add_argument("--out", dest="review_out", default=None, metavar="FILE", help="the CSV of --review (default RUN/to_label/review.csv)")
     lb.set_defaults(func=cmd_label)
     sy = sub.add_parser("sync", parents=[common], help="pull finished annotations from the run's Label Studio project")
     _add_resume_args(sy)

@@ -24,6 +24,10 @@ pre { background: #f7f7f7; padding: 8px; font-size: 0.8em; overflow-x: auto; }
 .note { color: #555; font-size: 0.9em; } .grid { display: flex; flex-wrap: wrap; gap: 12px; }
 .grid > figure { display: block; flex: 0 1 calc(50% - 6px); margin: 0; } .grid figcaption { display: block; }
 details { margin: 0.3em 0; } .scroll { overflow-x: auto; max-width: 100%; }
+.thumbrow { display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-start; margin: 6px 0; }
+.thumblabel { width: 110px; font-size: 0.85em; } p.runname { margin-bottom: 0; }
+figure.thumb { display: block; margin: 0; width: 150px; } figure.thumb figcaption { display: block; font-size: 0.72em; overflow-wrap: anywhere; }
+img.thumb { width: 64px; height: 64px; image-rendering: pixelated; border: 1px solid #ccc; } .nothumb { font-size: 0.75em; color: #999; }
 """
 
 
@@ -49,9 +53,18 @@ def _is_text(cell: str) -> bool:
     return bool(cell) and cell[0].isalpha()
 
 
+def _uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def thumb(png: bytes, alt: str) -> str:
+    """A small image, inlined like :func:`image`, without a figure around it."""
+    return f'<img class="thumb" alt="{esc(alt)}" src="{_uri(png)}">'
+
+
 def image(png: bytes, alt: str, caption: str = "") -> str:
     """A figure with the PNG inlined as a base64 ``data:`` URI."""
-    uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    uri = _uri(png)
     cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
     return f'<figure><img alt="{esc(alt)}" src="{uri}">{cap}</figure>'
 
@@ -69,8 +82,8 @@ def details(summary: str, obj: Any) -> str:
     return collapsed(summary, f"<pre>{esc(json.dumps(obj, indent=2, sort_keys=True))}</pre>")
 
 
-def collapsed(summary: str, inner_html: str) -> str:
-    return f"<details><summary>{esc(summary)}</summary>{inner_html}</details>"
+def collapsed(summary: str, inner_html: str, open_: bool = False) -> str:
+    return f"<details{' open' if open_ else ''}><summary>{esc(summary)}</summary>{inner_html}</details>"
 
 
 def page(title: str, body: str) -> str:

@@ -13,6 +13,7 @@ from ._eval_on import eval_on_section
 from ._mix import mix_section
 from ._runs import load_runs, mixed_data_warning
 from ._summary import compare
+from ._thumbs import mistakes_section, picks_section
 
 
 def figures_dir(out: Path) -> Path:
@@ -47,5 +48,6 @@ def _page(runs: Sequence[Path], out: Path) -> tuple[str, dict[str, bytes]]:
                    f"Figures are also saved as PNG files in {figures_dir(out).name}/." + (f" Warning: {mixed}." if mixed else ""))
     body = [intro, sec.summary_section(c), sec.accuracy_section(c, figs), sec.ranks_section(c), sec.headtohead_section(c), sec.classes_section(c, figs),
             eval_on_section(c.groups), mix_section(c.groups),
-            sec.agreement_section(c, figs), sec.time_section(c, figs), sec.advice_section(c), sec.config_section(c)]
+            sec.agreement_section(c, figs), sec.time_section(c, figs), sec.advice_section(c), picks_section(loaded),
+            mistakes_section(loaded), sec.config_section(c)]
     return h.page("activekd report", "".join(body)), figs

@@ -1,7 +1,8 @@
 """The batch a person labels each round, with the teacher's and the student's suggestions.
 
 Written as ``to_label/round_NNN.csv`` (``id, path, teacher_guess, teacher_prob, student_guess,
-student_prob, label``; the label column empty), ``to_label/round_NNN.labelstudio.json`` (Label
+student_prob, label, likely_mistake``; the label column empty; then a re-check row, label filled in, for each likely
+label mistake standing: see ``_mislabels``), ``to_label/round_NNN.labelstudio.json`` (Label
 Studio import tasks with both guesses as predictions) and ``to_label/classes.txt`` (the valid
 labels, one per line). Images of datasets that have no files (Fashion-MNIST) are written as PNGs under
 ``images/`` so a person, or Label Studio, can see them. Everything here is rebuilt from the store.
@@ -22,16 +23,18 @@ from torch import Tensor
 from activekd._atomic import atomic_path, atomic_write
 from activekd.data import Dataset
 
-CSV_COLUMNS = ("id", "path", "teacher_guess", "teacher_prob", "student_guess", "student_prob", "label")
+CSV_COLUMNS = ("id", "path", "teacher_guess", "teacher_prob", "student_guess", "student_prob", "label", "likely_mistake")
 
 
 @dataclass(frozen=True)
 class Batch:
-    """Round ``round``'s picks and, per id, ``{"teacher": [class, prob] | None, "student": [class, prob]}``."""
+    """Round ``round``'s picks and, per id, ``{"teacher": [class, prob] | None, "student": [class, prob]}``; ``review``: the
+    likely label mistakes standing when it was picked (``_mislabels.LikelyMistake``), re-check rows of its CSV."""
 
     round: int
     ids: tuple[str, ...]
     suggestions: dict[str, dict]
+    review: tuple = ()
 
 
 def suggestions(ids: list[str], student_probs: Tensor, teacher_logits: Tensor | None, class_names) -> dict[str, dict]:
@@ -64,32 +67,70 @@ def image_paths(out: Path, dataset: Dataset, ids) -> list[str]:
 
 
 def write_batch_files(out: Path, dataset: Dataset, batch: Batch, document_root: str | None) -> list[dict]:
-    """The CSV (when missing), the Label Studio import JSON and the class list of one batch; returns the Label Studio tasks."""
+    """The CSV (when missing), the Label Studio import JSON and the class list of one batch; returns the Label Studio tasks.
+
+    The CSV lists the picks (label empty), then one re-check row per likely label mistake in ``batch.review`` (its
+    label filled in, ``likely_mistake`` saying why): left as it is, a row changes nothing; a changed label is a correction
+    (``activekd label --relabel``). The Label Studio tasks are the picks only."""
     paths = image_paths(out, dataset, batch.ids)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for sid, path in zip(batch.ids, paths):
-        s = batch.suggestions.get(sid, {})
-        t, st = s.get("teacher") or ["", ""], s.get("student") or ["", ""]
-        w.writerow([sid, path, t[0], t[1], st[0], st[1], ""])
+    rows = [_row(sid, path, batch.suggestions.get(sid, {}).get("teacher"), batch.suggestions.get(sid, {}).get("student"))
+            for sid, path in zip(batch.ids, paths)]
     csv_path = request_path(out, batch.round)
-    tasks = labelstudio_tasks(batch, paths, out, document_root)
+    tasks = labelstudio_tasks(_batch_rows(batch, paths), out, batch.round, document_root)
     atomic_write(out / "to_label" / "classes.txt", "\n".join(dataset.class_names) + "\n")
     atomic_write(csv_path.with_suffix(".labelstudio.json"), json.dumps(tasks, indent=1))
     if not csv_path.is_file():
-        atomic_write(csv_path, buf.getvalue())
+        atomic_write(csv_path, csv_text(rows + review_rows(out, dataset, batch.review)))
     return tasks
 
 
-def labelstudio_tasks(batch: Batch, paths: list[str], out: Path, document_root: str | None) -> list[dict]:
-    """Label Studio import tasks for a batch, images as local-file URLs under ``document_root`` (default ``/``)."""
-    from ._labelstudio import BatchRow, batch_tasks, local_file_url
+def write_review(out: Path, dataset: Dataset, flags, path: Path, document_root: str | None) -> None:
+    """The likely label mistakes ``flags`` as a CSV of the batch's format at ``path`` (labels filled in: correct them and
+    feed the file back with ``activekd label RUN FILE --relabel``) and the same as Label Studio tasks beside it
+    (``.labelstudio.json``, each with ``data.likely_mistake``)."""
+    from ._labelstudio import BatchRow
 
-    rows = [BatchRow(sid, path, _pair(batch.suggestions.get(sid, {}).get("teacher")),
-                     _pair(batch.suggestions.get(sid, {}).get("student"))) for sid, path in zip(batch.ids, paths)]
+    paths = image_paths(out, dataset, [f.id for f in flags])
+    rows = [BatchRow(f.id, p, f.teacher, f.student, f.describe()) for f, p in zip(flags, paths)]
+    tasks = labelstudio_tasks(rows, out, "review", document_root)
+    atomic_write(path.with_suffix(".labelstudio.json"), json.dumps(tasks, indent=1))
+    atomic_write(path, csv_text(review_rows(out, dataset, flags)))
+
+
+def review_rows(out: Path, dataset: Dataset, flags) -> list[list]:
+    """One CSV row per flag: its suggestions, its label filled in, why it is flagged."""
+    paths = image_paths(out, dataset, [f.id for f in flags])
+    return [_row(f.id, p, f.teacher, f.student, f.label, f.describe()) for f, p in zip(flags, paths)]
+
+
+def _row(sid: str, path: str, teacher, student, label: str = "", why: str = "") -> list:
+    t, st = teacher or ["", ""], student or ["", ""]
+    return [sid, path, t[0], t[1], st[0], st[1], label, why]
+
+
+def csv_text(rows: list[list]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _batch_rows(batch: Batch, paths: list[str]) -> list:
+    from ._labelstudio import BatchRow
+
+    return [BatchRow(sid, path, _pair(batch.suggestions.get(sid, {}).get("teacher")), _pair(batch.suggestions.get(sid, {}).get("student")))
+            for sid, path in zip(batch.ids, paths)]
+
+
+def labelstudio_tasks(rows: list, out: Path, tag, document_root: str | None) -> list[dict]:
+    """Label Studio import tasks of ``rows`` (``BatchRow``), images as local-file URLs under ``document_root`` (default ``/``);
+    ``tag``: the round (or ``review``) in the predictions' model version."""
+    from ._labelstudio import batch_tasks, local_file_url
+
     root = document_root or "/"
-    return batch_tasks(rows, lambda row: local_file_url(row.path, root), model_version=f"{out.name}-round-{batch.round}")
+    version = f"{out.name}-round-{tag}" if isinstance(tag, int) else f"{out.name}-{tag}"
+    return batch_tasks(rows, lambda row: local_file_url(row.path, root), model_version=version)
 
 
 def _pair(v) -> tuple[str, float] | None:

@@ -8,6 +8,7 @@ same picks. Opening a session (``_open.py``) checks everything before the first 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -37,6 +38,7 @@ from activekd.train import (
 )
 
 from ._batch import Batch, suggestions
+from ._mislabels import check_labels, recorded_flags, standing_in, with_evidence
 from ._mix import round_mix, with_votes
 from ._compute import Compute, StudentSpec, TrainJob
 from ._errors import SessionError
@@ -182,8 +184,10 @@ class ActiveSession:
         pool = pool_pass(self, student, data, metrics)
         clock.lap("inference")
         batch = clock.lap("select", pick_batch(self, student, data, metrics, pool) if r < loop.rounds else Batch(r, (), {}))
-        metrics.update(num_picked=len(batch.ids), seconds=clock.seconds)
-        self._record(r, metrics, batch, ckpt)
+        teacher = None if data.teacher is None else data.teacher[data.labeled_pos]
+        metrics.update(num_picked=len(batch.ids), seconds=clock.seconds,
+                       **check_labels(self.out, self.dataset, self.store, data.labeled, teacher, batch.ids))
+        self._record(r, metrics, dataclasses.replace(batch, review=tuple(recorded_flags(metrics))), ckpt)
         log_round(metrics)
         return metrics
 
@@ -230,7 +234,7 @@ class ActiveSession:
     def batch(self, r: int) -> Batch:
         """Round ``r``'s picks and suggestions, as recorded."""
         rec = self.store.round(r)
-        return Batch(r, tuple(rec.picks), rec.suggestions)
+        return Batch(r, tuple(rec.picks), rec.suggestions, tuple(standing_in(self.store, rec.metrics)))
 
     # --- results and labels -------------------------------------------------------------------
     def write_results(self) -> dict:
@@ -305,8 +309,9 @@ def pick_batch(session: ActiveSession, student, data: RoundData, metrics: dict, 
     kill_point("select")
     pos = torch.from_numpy(ds.index_of(ids))
     picked = session.predict(student, pos, "picks")
-    guesses = {} if session.oracle.source == "oracle" else suggestions(
-        ids, picked.probs(metrics["alpha"], metrics["beta"]), None if data.teacher is None else data.teacher[pos], ds.class_names)
+    probs, t_picked = picked.probs(metrics["alpha"], metrics["beta"]), None if data.teacher is None else data.teacher[pos]
+    guesses = {} if session.oracle.source == "oracle" else suggestions(ids, probs, t_picked, ds.class_names)
+    guesses = with_evidence(ids, probs, t_picked, guesses)  # the label check's out-of-sample evidence (_mislabels)
     return Batch(data.round, tuple(ids), with_votes(ids, picked, guesses) if cfg.train.kd == "dho" else guesses)
 
 

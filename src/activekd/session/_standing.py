@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ._batch import request_path
+from ._mislabels import standing_flags
 from ._oracle import ORACLES
 from ._results import dumps
 from ._store import RoundRecord, SessionStore
@@ -43,10 +44,11 @@ class Standing:
     next: str  # what to do next
     next_file: str | None = None  # the file that step acts on (the batch CSV to fill in and pass to `activekd label`), else None
     rounds: tuple[dict, ...] = ()  # per recorded round: round, status, picks (a count) and ROUND_FIGURES
+    likely_mistakes: tuple[dict, ...] = ()  # the label check's flags standing now (_mislabels.LikelyMistake as dicts)
 
     def to_json(self, **extra) -> str:
         """Strict JSON (no NaN) of every field, plus ``extra``."""
-        return dumps(dict(asdict(self), rounds=list(self.rounds), **extra))
+        return dumps(dict(asdict(self), rounds=list(self.rounds), likely_mistakes=list(self.likely_mistakes), **extra))
 
 
 def standing(store: SessionStore, out: str | Path) -> Standing:
@@ -60,7 +62,8 @@ def standing(store: SessionStore, out: str | Path) -> Standing:
     missing = sum(p not in labeled for p in pending.picks) if pending else 0
     base = dict(run=str(out), labels=len(labeled), rounds_trained=len(rounds), rounds_planned=planned,
                 last_round=None if last is None else last.round, pending_round=None if pending is None else pending.round,
-                picks=len(pending.picks) if pending else 0, missing=missing, rounds=tuple(_summary(r) for r in rounds))
+                picks=len(pending.picks) if pending else 0, missing=missing, rounds=tuple(_summary(r) for r in rounds),
+                likely_mistakes=tuple(f.to_dict() for f in standing_flags(store)))
     if pending is not None:
         oracle = config.get("loop", {}).get("oracle")
         hint = getattr(ORACLES.get(oracle), "next_step", "") if oracle in ORACLES else ""

@@ -25,6 +25,7 @@ from activekd.train import accuracy
 
 from ._batch import Batch, suggestions
 from ._errors import SessionError
+from ._mislabels import check_labels, with_evidence
 from ._runlog import log_round
 
 SELECTION = "teacher-coverage"
@@ -47,7 +48,8 @@ def run_zero_label_round(session, data, clock) -> dict:
     metrics = zero_round_metrics(session, data)
     clock.lap("evaluate")
     batch = clock.lap("select", teacher_batch(session, data) if r < loop.rounds else Batch(r, (), {}))
-    metrics.update(num_picked=len(batch.ids), seconds=clock.seconds)
+    metrics.update(num_picked=len(batch.ids), seconds=clock.seconds,
+                   **check_labels(session.out, session.dataset, session.store, [], None, batch.ids))
     session._record(r, metrics, batch, (None, None))
     log_round(metrics)
     return metrics
@@ -80,6 +82,7 @@ def teacher_batch(session, data) -> Batch:
     ids = [ds.ids[i] for i in pool[picks].tolist()]
     kill_point("select")
     if session.oracle.source == "oracle":
-        return Batch(data.round, tuple(ids), {})
+        return Batch(data.round, tuple(ids), with_evidence(ids, None, logits[picks], {}))
     guesses = suggestions(ids, torch.softmax(logits[picks].double(), 1), logits[picks], ds.class_names)
-    return Batch(data.round, tuple(ids), {i: {"student": None, "teacher": g["teacher"]} for i, g in guesses.items()})
+    shown = {i: {"student": None, "teacher": g["teacher"]} for i, g in guesses.items()}
+    return Batch(data.round, tuple(ids), with_evidence(ids, None, logits[picks], shown))
