@@ -72,3 +72,55 @@ def test_advice_is_pure_and_reads_old_rounds():
     assert rs == before
     old = [{"round": i, "num_labeled": 10 * (i + 1), "student_acc": 0.8} for i in range(4)]  # no newer fields at all
     assert stopping_advice(old)["decision"] == "stop"
+
+
+# --------------------------------------------------------------------------- the test set's uncertainty
+
+
+def measured(hits: list[int], n: int, labels: list[int]) -> list[dict]:
+    """Rounds whose accuracy is ``hits / n`` on ``n`` test images, with a confusion matrix that reproduces it."""
+    out = rounds([h / n for h in hits], labels=labels)
+    for r, h in zip(out, hits):
+        r["confusion"] = [[h, n - h], [0, 0]]
+    return out
+
+
+def test_the_wilson_interval():
+    from activekd.report._advice import wilson_interval
+
+    lo, hi = wilson_interval(0.8, 80)
+    assert (lo, hi) == (pytest.approx(0.69954, abs=1e-5), pytest.approx(0.87297, abs=1e-5))  # ±8.7 points on 80 images
+    assert wilson_interval(1.0, 10)[1] == pytest.approx(1.0) and wilson_interval(1.0, 10)[0] < 0.75  # not a point at 100%
+    assert wilson_interval(0.0, 10)[0] == 0.0 and 0.25 < wilson_interval(0.0, 10)[1] < 0.35
+    a, b = wilson_interval(0.8, 10_000)
+    assert b - a < 0.016 and a < 0.8 < b
+
+
+def test_the_test_set_size_is_read_from_a_confusion_matrix_that_gives_the_accuracy():
+    from activekd.report._advice import count_test_images
+
+    assert [count_test_images(r) for r in measured([62, 63], 80, [10, 20])] == [80, 80]
+    assert count_test_images(rounds([0.4])[0]) is None  # its matrix (23 of 30 right) is not the one behind 40%
+    assert count_test_images({"student_acc": 0.5}) is None and count_test_images({"student_acc": 0.5, "confusion": [[]]}) is None
+
+
+def test_one_image_on_an_80_image_test_set_drives_no_advice():
+    """The issue's case: 80 test images, one image = 1.25 points. A rise or a fall of one image per round, which the
+    slope alone reads as +12.5 or -12.5 points per 100 labels, is inside the ±8.7-point interval: neither stop nor continue."""
+    for hits in ([62, 63, 64], [64, 63, 62], [63, 63, 63]):
+        a = stopping_advice(measured(hits, 80, [10, 20, 30]))
+        assert a["decision"] == "undecided", (hits, a)
+        assert "95% interval" in a["reason"] and "on 80 test images, one image = 1.25 points" in a["reason"]
+    assert stopping_advice(rounds([62 / 80, 63 / 80, 64 / 80], labels=[10, 20, 30]))["decision"] == "continue"  # size unknown
+
+
+def test_a_large_test_set_decides_and_states_its_interval():
+    n = 10_000  # ±0.8 points at 80%
+    rise = stopping_advice(measured([7000, 7500, 8000], n, [100, 200, 300]))
+    assert rise["decision"] == "continue" and "beyond the test set's uncertainty" in rise["reason"] and f"on {n} test images" in rise["reason"]
+    flat = stopping_advice(measured([8000, 8010, 7995], n, [100, 200, 300]))  # a 1-point gain over 200 labels would show
+    assert flat["decision"] == "stop" and "no change beyond the test set's uncertainty" in flat["reason"]
+    short = stopping_advice(measured([8000, 8010, 7995], n, [100, 110, 120]))  # over 20 labels the threshold is 0.2 points
+    assert short["decision"] == "undecided"
+    slow = stopping_advice(measured([7800, 7900, 8000], n, [100, 1100, 2100]))  # visible, but 0.1 point per 100 labels
+    assert slow["decision"] == "stop" and "below 1 point per 100 labels" in slow["reason"]

@@ -71,3 +71,26 @@ def test_comparing_runs_on_different_data_warns_in_one_line(make_run, tmp_path, 
     assert "not comparable" in build_report([a, b], tmp_path / "r.html").read_text()
     (w,) = caplog.records
     assert "different data (another --pool-limit/--test-limit" in w.getMessage() and "(data other): b" in w.getMessage()
+
+
+def test_the_label_count_is_the_stores_with_the_trained_count_beside_it(make_run, caplog):
+    """The issue's report said 24 labels where the store held 44: labels a person gave after the last training count."""
+    from activekd.config import RunConfig
+    from activekd.report import load_run
+    from activekd.session import SessionStore
+
+    folder = make_run("human-seed1", [0.5, 0.6], labels=[10, 24])
+    store = SessionStore.create(folder)
+    ids = [f"im{i}" for i in range(60)]
+    store.initialise({"config": RunConfig().to_json()}, [(i, n, "pool", None) for n, i in enumerate(ids)], [(i, 0) for i in ids[:44]])
+    store.close()
+    assert load_run(folder).num_labels == 44 and load_run(folder / "results.json").num_labels == 44
+    row = next(ln for ln in compare_table([folder]).splitlines() if ln.startswith("human "))
+    assert row.split()[1:4] == ["1", "44", "(24"] and "(24 trained)" in row
+    plain = make_run("plain-seed1", [0.5, 0.6], labels=[10, 24])  # no store: results.json's count, equal to the trained one
+    assert load_run(plain).num_labels == 24 and next(ln for ln in compare_table([plain]).splitlines()
+                                                     if ln.startswith("plain ")).split()[1:4] == ["1", "24", "60.00"]
+    (folder / "session.sqlite").write_bytes(b"not a store")
+    with caplog.at_level("WARNING"):
+        assert load_run(folder).num_labels == 24  # a damaged store: results.json's count, said in one warning
+    assert any("label count is results.json's" in r.getMessage() for r in caplog.records)

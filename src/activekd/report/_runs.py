@@ -2,7 +2,9 @@
 
 A run is given as its folder (holding ``results.json``) or as the file itself. Only rounds that were
 trained and evaluated (they carry ``num_labeled``) are kept, in round order. Figures that do not exist
-(no test split, older runs) stay ``None``; nothing here imports torch.
+(no test split, older runs) stay ``None``. The label count is the store's (``session.sqlite``, opened
+read-only: a person may have labeled since ``results.json`` was written); only a run folder with a
+store imports the session package (and torch).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from activekd.errors import ActiveKDError
 log = logging.getLogger(__name__)
 
 RESULTS_FILE = "results.json"
+STORE_FILE = "session.sqlite"  # activekd.session.SessionStore.FILENAME, looked for before importing the session (and torch)
 
 
 class ReportError(ActiveKDError):
@@ -37,6 +40,7 @@ class Run:
     teacher: str | None
     rounds: tuple[dict[str, Any], ...]
     complete: bool
+    num_labels: int | None = None  # labels the run holds now (:func:`stored_label_count`); None when unknown
 
     @property
     def seed(self) -> int | None:
@@ -77,7 +81,22 @@ def load_run(run: str | Path) -> Run:
     rounds = sorted((r for r in doc["rounds"] if isinstance(r, dict) and r.get("num_labeled") is not None), key=lambda r: r["round"])
     name = path.parent.name if path.name == RESULTS_FILE else path.stem
     return Run(name=name, path=path, config=doc["config"], dataset=doc.get("dataset") or {}, teacher=doc.get("teacher"),
-               rounds=tuple(rounds), complete=bool(doc.get("complete")))
+               rounds=tuple(rounds), complete=bool(doc.get("complete")), num_labels=stored_label_count(path, doc))
+
+
+def stored_label_count(path: Path, doc: dict[str, Any]) -> int | None:
+    """The labels a run holds now: counted in the ``session.sqlite`` beside its ``results.json`` (labels a person added or
+    `serve` took in since the file was written count too), else the file's ``num_labels``; None when neither says."""
+    if path.name == RESULTS_FILE and (path.parent / STORE_FILE).is_file():
+        from activekd.session import SessionStore, StoreError
+
+        try:
+            with SessionStore.open(path.parent, readonly=True) as store:
+                return len(store.labels())
+        except StoreError as e:
+            log.warning("%s: the label count is %s's, not the store's (%s)", path.parent, RESULTS_FILE, e)
+    n = doc.get("num_labels")
+    return n if isinstance(n, int) and not isinstance(n, bool) else None
 
 
 def load_runs(runs) -> list[Run]:

@@ -31,8 +31,9 @@ def summary_section(c: Comparison) -> str:
     best_aubc = max((s.aubc[0] for s in c.rows if s.aubc), default=None)
     classes = [["", "", "", "best" if s.final and s.final[0] == best_final and len(c.rows) > 1 else "",
                 "best" if s.aubc and s.aubc[0] == best_aubc and len(c.rows) > 1 else "", "", "",
-                "stop" if "stop" in r[-1] else "continue"] for s, r in zip(c.rows, rows)]
-    note = ("Runs that differ only in their seed form a group; ± is the sample std over seeds. Final accuracy is the last "
+                "stop" if "stop" in r[-1] else "continue" if r[-1].startswith("continue") else ""] for s, r in zip(c.rows, rows)]
+    note = ("Runs that differ only in their seed form a group; ± is the sample std over seeds. Labels: what the runs hold now "
+            "(their store's count), in brackets what the last trained round trained on when fewer. Final accuracy is the last "
             "trained round's student on the test split. AUBC = area under accuracy against labels divided by the label range, "
             f"over the range every run covers ({fmt.label_range(c.aubc_range) or 'none'} labels). Mean rank: over the label "
             "counts every group was measured at.")

@@ -22,7 +22,8 @@ class GroupSummary:
 
     name: str
     seeds: list[int | None]
-    labels: int | None
+    labels: int | None  # labels the runs hold now (the store's count; the largest over seeds)
+    trained: int | None  # labels the last trained round trained on (the largest over seeds)
     final: tuple[float, float] | None
     teacher: float | None
     aubc: tuple[float, float] | None
@@ -32,9 +33,9 @@ class GroupSummary:
     seconds: dict[str, float]
 
     def advice_counts(self) -> str:
-        """``"stop 2/3"`` style: how many of the group's runs are advised to stop."""
-        stops = sum(a["decision"] == "stop" for a in self.advice)
-        return f"stop {stops}/{len(self.advice)}" if stops else f"continue {len(self.advice)}/{len(self.advice)}"
+        """``"stop 2/3, undecided 1/3"`` style: how many of the group's runs get each advice (those given)."""
+        n = len(self.advice)
+        return ", ".join(f"{d} {k}/{n}" for d in ("stop", "undecided", "continue") if (k := sum(a["decision"] == d for a in self.advice)))
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,9 @@ def _summary(g: Group, ranks: RankTable, rng: tuple[float, float] | None) -> Gro
     per_run = [phase_seconds(r) for r in g.runs]
     phases = list(dict.fromkeys(k for s in per_run for k in s))
     return GroupSummary(
-        name=g.name, seeds=g.seeds, labels=max((int(x["num_labeled"]) for x in lasts), default=None),
+        name=g.name, seeds=g.seeds, trained=max((int(x["num_labeled"]) for x in lasts), default=None),
+        labels=max((r.num_labels if r.num_labels is not None else int(r.last["num_labeled"]) for r in g.runs
+                    if r.num_labels is not None or r.last is not None), default=None),
         final=_pair([c[-1][1] for c in curves]), teacher=sum(teacher) / len(teacher) if teacher else None,
         aubc=_pair([aubc(c, *rng) for c in curves]) if rng else None, aubc_own=_pair([aubc(c) for c in curves]),
         mean_rank=ranks.mean_rank(g.name), advice=[stopping_advice(list(r.rounds)) for r in g.runs],

@@ -16,9 +16,16 @@ def summary_rows(c: Comparison) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the per-group summary (shared with the HTML page)."""
     header = ["group", "seeds", "labels", "final acc %", f"AUBC {fmt.label_range(c.aubc_range)} %".replace("  ", " "),
               "mean rank", "teacher %", "advice"]
-    rows = [[s.name, fmt.seeds(s.seeds), fmt.DASH if s.labels is None else str(s.labels), fmt.pct_pm(s.final, len(s.seeds)),
+    rows = [[s.name, fmt.seeds(s.seeds), _labels(s), fmt.pct_pm(s.final, len(s.seeds)),
              fmt.pct_pm(s.aubc, len(s.seeds)), fmt.rank(s.mean_rank), fmt.pct(s.teacher), s.advice_counts()] for s in c.rows]
     return header, rows
+
+
+def _labels(s) -> str:
+    """The labels the group's runs hold (the store's count), and how many the last trained round used when fewer."""
+    if s.labels is None:
+        return fmt.DASH
+    return str(s.labels) if s.trained is None or s.trained == s.labels else f"{s.labels} ({s.trained} trained)"
 
 
 def rank_rows(c: Comparison) -> tuple[list[str], list[list[str]]]:
