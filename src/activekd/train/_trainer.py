@@ -122,7 +122,7 @@ def train_student(
                 kd = ce if cfg.kd == "single-head" else kd
                 loss = loss_fn(ce[:b], y, kd[:b], t_l, kd[b:], t_u)
             else:
-                ce, _, _ = model(x_l)
+                ce, _, _ = model(channels_last(x_l, device))
                 loss = F.cross_entropy(ce.float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
