@@ -151,9 +151,11 @@ def test_human_oracle_label_loop(tmp_path, cache_dir, capsys):
     assert run(out, cache_dir, "--oracle", "human", "--rounds", "1", "--budget", "4") == 3  # 3: waits for labels
     msg = capsys.readouterr().out
     req = out / "to_label" / "round_000.csv"
-    assert req.exists() and "activekd label" in msg
+    assert req.exists() and f"then run `activekd label {out} {req}`" in msg  # names the batch file to fill in and pass
     picks = [line.split(",")[0] for line in req.read_text().splitlines()[1:]]
     assert len(picks) == 4
+    assert main(["export", str(out), "--format", "onnx", "--out", str(tmp_path / "now.onnx")]) == 0  # never "complete": no --round
+    assert f"exported {out}, round 0 (onnx)" in capsys.readouterr().out
     before = db_dump(out)
     bad = {
         "unknown-id": "id,label\nnot-an-id,coat\n",
@@ -173,6 +175,9 @@ def test_human_oracle_label_loop(tmp_path, cache_dir, capsys):
     (tmp_path / "part.csv").write_text("id,label\n" + "".join(f"{p},bag\n" for p in picks[:2]))
     assert main(["label", str(out), str(tmp_path / "part.csv")]) == 0
     capsys.readouterr()
+    assert main(["history", str(out), picks[0]]) == 0
+    trail = capsys.readouterr().out.splitlines()
+    assert trail[0].endswith("label bag (human); picked by round 0") and "round 0's picks" in trail[2] and "— → bag" in trail[2]
     waiting = db_dump(out)
     assert main(["resume", str(out)]) == 3  # still waiting for two labels: says so, trains nothing, exits 3
     assert "round 0: 4 image(s) to label" in capsys.readouterr().out and db_dump(out) == waiting
