@@ -296,9 +296,37 @@ def test_pushed_image_is_served_by_label_studio(link, sdk, label_studio):
 
 
 @pytest.mark.slow
-def test_a_personal_access_token_works_too(sdk, label_studio):
-    pat = sdk.tokens.create().token  # what new organisations hand out (legacy tokens are off by default)
+def test_a_token_with_no_browser_from_the_cli_then_a_personal_access_token_from_the_api(label_studio):
+    """docs/labelstudio.md §2: `label-studio user --username EMAIL` prints the legacy token; POST /api/token/ makes a PAT."""
+    import ast
+    import subprocess
+
+    import httpx
+
+    from _labelstudio_server import _server_env, label_studio_venv
+
+    data_dir = label_studio.log_path.parent
+    env = _server_env(data_dir, label_studio.document_root, label_studio.email, label_studio.password, "unused")
+    env = {k: v for k, v in env.items() if k not in ("LABEL_STUDIO_USERNAME", "LABEL_STUDIO_PASSWORD", "LABEL_STUDIO_USER_TOKEN")}
+    done = subprocess.run([str(label_studio_venv() / "bin" / "label-studio"), "user", "--username", label_studio.email,
+                           "--data-dir", str(data_dir)], env=env, cwd=data_dir, capture_output=True, text=True, timeout=180,
+                          stdin=subprocess.DEVNULL, check=False)
+    line = next(x for x in done.stdout.splitlines() if "'token'" in x)
+    legacy = ast.literal_eval(line[line.index("{"):])["token"]
+    assert legacy == label_studio.token, done.stdout[-500:]
+    r = httpx.post(f"{label_studio.url}/api/token/", headers={"Authorization": f"Token {legacy}"}, timeout=30, trust_env=False)
+    assert r.status_code in (200, 201), r.text  # one personal access token per user: no other test makes one
+    pat = r.json()["token"]  # what new organisations hand out (legacy tokens are off by default)
     assert pat != label_studio.token
-    link = LabelStudioLink(label_studio.url, pat)
+    link = LabelStudioLink(label_studio.url, pat)  # the SDK tells the personal access token (a JWT) from a legacy one
     pid = link.ensure_project("activekd pat", CLASSES)
     assert link.push(pid, batch_tasks(_rows(1), lambda r: "/img/x.png", "t")) == 1
+
+
+@pytest.mark.slow
+def test_a_bogus_token_and_an_unreachable_server_are_one_line(label_studio):
+    with pytest.raises(LabelFileError, match="refused the API token in LABEL_STUDIO_API_KEY") as info:
+        LabelStudioLink(label_studio.url, "bogus")
+    assert "\n" not in str(info.value)
+    with pytest.raises(LabelFileError, match="not reachable at http://127.0.0.1:9"):
+        LabelStudioLink("http://127.0.0.1:9", label_studio.token)
