@@ -23,7 +23,7 @@ def test_a_flipped_label_with_a_confident_teacher_and_student_is_flagged_and_a_c
 
 
 def test_both_models_must_disagree_where_both_have_evidence():
-    p = torch.tensor([[0.05, 0.05], [0.05, 0.5], [0.5, 0.05], [THRESHOLD, 0.0], [0.0999, 0.0]])
+    p = torch.tensor([[0.01, 0.02], [0.01, 0.5], [0.5, 0.01], [THRESHOLD, 0.0], [THRESHOLD - 1e-4, 0.0]])
     assert flag_mislabels(p).tolist() == [True, False, False, False, True]
 
 
@@ -34,6 +34,7 @@ def test_missing_evidence_leaves_the_other_model_to_decide_and_none_flags_nothin
 
 def test_the_threshold_is_a_parameter():
     p = torch.tensor([[0.15, 0.15]])
+    assert THRESHOLD < 0.15
     assert flag_mislabels(p).tolist() == [False] and flag_mislabels(p, threshold=0.2).tolist() == [True]
 
 

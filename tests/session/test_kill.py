@@ -1,5 +1,6 @@
 """SIGKILL at named points (``ACTIVEKD_KILL_AT``), then a re-run that ends equal to an uninterrupted run; one writer per run."""
 
+import csv
 import json
 import os
 import shutil
@@ -95,7 +96,9 @@ def test_sigkill_between_a_human_rounds_commit_and_its_batch_file_then_resume_re
     picks = json.loads(con.execute("SELECT picks FROM rounds WHERE round = 0").fetchone()[0])
     con.close()
     assert main(["resume", str(out)]) == 3  # 3: waits for labels, the batch file rebuilt
-    assert [line.split(",")[0] for line in batch.read_text().splitlines()[1:]] == picks
+    rows = list(csv.DictReader(batch.open()))
+    assert [r["id"] for r in rows if not r["likely_mistake"]] == picks  # then re-check rows: labels flagged as likely mistakes
+    assert all(r["label"] and r["id"] not in picks for r in rows if r["likely_mistake"])
 
 
 @pytest.fixture(scope="module")

@@ -63,7 +63,7 @@ def mistakes_section(runs: Sequence[Run]) -> str:
                             f"round {run.last['round']} trained on", cls="runname") + f'<div class="thumbrow">{tiles}</div>')
     if not parts:
         return ""
-    note = ("A label is flagged when every model with evidence gives it a probability below 0.1: the student that picked "
+    note = ("A label is flagged when every model with evidence gives it a probability below 0.05: the student that picked "
             "the image (its prediction stored before the label came) and the teacher; labels without a picking student "
             "(initial labels, round-0 picks of --shots 0) on the teacher alone. Labels corrected since are still shown here; "
             "`activekd status` lists those that stand, `activekd label RUN --review` writes them to re-check. See docs/mislabels.md.")
