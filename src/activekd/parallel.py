@@ -45,11 +45,15 @@ class ProcessGroup:
     def distributed(self) -> bool:
         return self.world_size > 1
 
-    def shard(self, n: int) -> slice:
-        """This rank's contiguous share of ``n`` items: sizes differ by at most one, earlier ranks larger."""
-        base, extra = divmod(n, self.world_size)
+    def shard(self, n: int, unit: int = 1) -> slice:
+        """This rank's contiguous share of ``n`` items, in whole units of ``unit`` items (the last unit may be short):
+        counts of units differ by at most one, earlier ranks larger. ``unit`` = a batch size keeps every batch the
+        batch one process forms (so a batched forward pass gives the same bytes)."""
+        units = -(-n // unit)
+        base, extra = divmod(units, self.world_size)
         start = self.rank * base + min(self.rank, extra)
-        return slice(start, start + base + (self.rank < extra))
+        stop = start + base + (self.rank < extra)
+        return slice(min(start * unit, n), min(stop * unit, n))
 
     def even_share(self, n: int, what: str) -> slice:
         """This rank's share of a batch of ``n`` that must split evenly (so averaged gradients equal the global mean)."""
@@ -66,17 +70,26 @@ class ProcessGroup:
         _collective(self, dist.broadcast_object_list, box, src=0)
         return box[0]
 
-    def gather_rows(self, part: Tensor, n: int) -> Tensor:
-        """Every rank's :meth:`shard` of ``n`` rows, concatenated in rank order (on every rank, on ``part``'s device)."""
+    def gather_rows(self, part: Tensor, n: int, unit: int = 1) -> Tensor:
+        """Every rank's :meth:`shard` of ``n`` rows (``unit`` as there), concatenated in rank order (on every rank, on
+        ``part``'s device). Every rank's ``part`` has the same trailing shape."""
         if not self.distributed:
             return part
-        width = -(-n // self.world_size)
+        sizes = [ProcessGroup(r, self.world_size).shard(n, unit) for r in range(self.world_size)]
+        width = max(s.stop - s.start for s in sizes)
         padded = part.new_zeros((width, *part.shape[1:]))
         padded[: part.shape[0]] = part
         parts = [torch.empty_like(padded) for _ in range(self.world_size)]
         _collective(self, dist.all_gather, parts, padded)
-        sizes = [ProcessGroup(r, self.world_size).shard(n) for r in range(self.world_size)]
         return torch.cat([p[: s.stop - s.start] for p, s in zip(parts, sizes)])
+
+    def gather_objects(self, obj: Any) -> list:
+        """Every rank's ``obj`` (pickled), in rank order, on every rank; ``[obj]`` with one process."""
+        if not self.distributed:
+            return [obj]
+        out: list = [None] * self.world_size
+        _collective(self, dist.all_gather_object, out, obj)
+        return out
 
     def mean(self, values: Tensor) -> Tensor:
         """The element-wise mean of ``values`` over ranks."""
@@ -140,14 +153,37 @@ def join(device: torch.device) -> ProcessGroup:
 
 
 def leave() -> None:
-    """Leave the group (end of the command) once every live rank is there, so no rank tears down a connection another
-    still reads (gloo aborts a process whose peer vanishes mid-teardown); a no-op outside one."""
-    if dist.is_available() and dist.is_initialized():
-        try:
-            dist.barrier()
-        except RuntimeError:  # a dead peer: nobody to wait for
-            pass
-        dist.destroy_process_group()
+    """Leave the group (end of the command) without racing a peer's teardown; a no-op outside a group.
+
+    Three steps: a barrier on the group (a dead peer fails it at once: nobody to wait for, go to 3); then a rendezvous
+    through the launch's key-value store, which every rank reaches only once its last collective has returned, so
+    when it opens no connection of the group carries a message anyone still reads (a rank that tears down while a
+    peer is still inside the barrier can reset a connection that peer reads from: gloo then aborts it with SIGABRT);
+    then the group is destroyed. The store belongs to torchrun's agent, which outlives the ranks, so waiting on it
+    races nobody's teardown. The waits are long (:data:`LEAVE_TIMEOUT`): a loaded machine may be slow to bring a rank
+    there, and a rank that dies instead is stopped by torchrun with its peers.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        dist.barrier()
+        _all_arrived(dist.distributed_c10d._get_default_store(), dist.get_world_size())
+    except RuntimeError:  # a dead peer (or its store gone): nobody to wait for
+        pass
+    dist.destroy_process_group()
+
+
+LEAVE_TIMEOUT = datetime.timedelta(minutes=30)
+"""How long a rank that reached the end of the command waits for the others to reach it too."""
+
+_LEFT = "activekd/left"
+
+
+def _all_arrived(store, world_size: int) -> None:
+    """Return once all ``world_size`` ranks have called this (once per launch) on ``store``."""
+    if store.add(_LEFT, 1) == world_size:
+        store.set(_LEFT + "/all", "1")
+    store.wait([_LEFT + "/all"], LEAVE_TIMEOUT)
 
 
 def torchrun(nproc: int, argv: list[str]) -> int:

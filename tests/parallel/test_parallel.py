@@ -19,6 +19,15 @@ def test_shards_cover_every_item_once_in_order(n, world):
     assert max(sizes) - min(sizes) <= 1
 
 
+@pytest.mark.parametrize("n, world, unit", [(31, 2, 4), (32, 2, 4), (9, 3, 4), (3, 2, 4), (0, 2, 4), (7, 3, 1)])
+def test_shards_in_units_keep_whole_batches(n, world, unit):
+    parts = [ProcessGroup(r, world).shard(n, unit) for r in range(world)]
+    assert [i for s in parts for i in range(n)[s]] == list(range(n))
+    assert all(s.start % unit == 0 for s in parts if s.stop > s.start)  # each share starts a batch: one process's batches
+    batches = [-(-(s.stop - s.start) // unit) for s in parts]
+    assert max(batches) - min(batches) <= 1
+
+
 def test_an_uneven_batch_is_refused_with_the_numbers():
     assert ProcessGroup(1, 2).even_share(64, "--batch-labeled") == slice(32, 64)
     with pytest.raises(ParallelError, match="--batch-labeled 63 does not split evenly over 2 processes"):
@@ -55,7 +64,7 @@ def test_two_processes_draw_share_and_gather_exactly_what_one_process_does(tmp_p
     out = tmp_path / "report.json"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
            str(Path(__file__).with_name("parallel_main.py")), str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)  # a hang guard: seconds idle, minutes loaded
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["world_size"] == 2 and report["rank_share"] == [0, 31]
@@ -71,4 +80,15 @@ def test_a_bad_process_count_is_one_line_and_creates_nothing(tmp_path, capsys):
     assert main(["run", "--nproc", "0", "--out", str(out), "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == "activekd: error: --nproc must be >= 1, got 0"
+    assert not out.exists()
+
+
+def test_a_bad_draw_digest_setting_is_one_line_and_creates_nothing(tmp_path, capsys, monkeypatch):
+    from activekd.cli import main
+
+    monkeypatch.setenv("ACTIVEKD_DRAW_DIGEST", "ten")
+    out = tmp_path / "run"
+    assert main(["run", "--out", str(out), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "activekd: error: ACTIVEKD_DRAW_DIGEST must be a number of steps, got 'ten'"
     assert not out.exists()

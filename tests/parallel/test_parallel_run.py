@@ -53,10 +53,46 @@ def test_two_processes_take_the_same_steps_with_close_losses(runs):
     assert [r["num_labeled"] for r in two] == [10, 70, 130]
 
 
+def _files(out, thumbnails: bool) -> list[str]:
+    return sorted(n for n in (p.relative_to(out).as_posix() for p in out.rglob("*")) if n.startswith("thumbnails/") == thumbnails)
+
+
+def _named_thumbnails(node) -> set[str]:
+    """Every thumbnail path a results.json names (picks' and flagged labels')."""
+    if isinstance(node, dict):
+        return set().union(*map(_named_thumbnails, node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*map(_named_thumbnails, node)) if node else set()
+    return {node} if isinstance(node, str) and node.startswith("thumbnails/") else set()
+
+
 def test_only_rank_0_touches_the_run_folder(runs):
     one, two = runs
-    assert sorted(p.relative_to(two).as_posix() for p in two.rglob("*")) == sorted(p.relative_to(one).as_posix() for p in one.rglob("*"))
+    assert _files(two, False) == _files(one, False)
+    # thumbnails show the run's own picks and flags, which BatchNorm's per-process statistics may change: each run
+    # holds exactly the thumbnails its results name
+    for out in runs:
+        assert _files(out, True) == sorted(_named_thumbnails(json.loads((out / "results.json").read_text())))
     assert (two / "activekd.log").read_text().count("opened ") == 1
+
+
+DRAW_ARGS = ["--rounds", "1", "--budget", "20", "--pool-limit", "200", "--test-limit", "50", "--repeat", "4", "--augment",
+             "--device", "cpu", "--no-progress"]
+DRAW_STEPS = 6
+
+
+def test_every_rank_draws_the_global_batches_one_process_draws(tmp_path, cache_dir, monkeypatch):
+    """Through the session's compute path: each rank digests the global draws of each round's first steps (labeled
+    indices, unlabeled order and slices, crops) and the round keeps every rank's digest."""
+    monkeypatch.setenv("ACTIVEKD_DRAW_DIGEST", str(DRAW_STEPS))
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert main(["run", "--out", str(one), "--cache-dir", str(cache_dir), *DRAW_ARGS]) == 0
+    assert main(["run", "--nproc", "2", "--out", str(two), "--cache-dir", str(cache_dir), *DRAW_ARGS]) == 0
+    solo, pair = _rounds(one), _rounds(two)
+    assert [r["train_steps"] for r in solo] == [4, 4] and len(pair) == 2
+    for a, b in zip(solo, pair):
+        assert len(a["draw_digests"]) == 1 and b["draw_digests"] == a["draw_digests"] * 2
+    assert solo[0]["draw_digests"] != solo[1]["draw_digests"]  # another round, other draws
 
 
 def test_a_killed_rank_stops_the_run_clearly_and_it_resumes(runs, tmp_path, cache_dir, capfd, monkeypatch):

@@ -4,7 +4,7 @@ import torch
 
 from activekd.data import ArraySource
 from activekd.students import create_student
-from activekd.train import ImageBank, TrainBatchSource, TrainConfig, predict, random_crop_flip, train_student
+from activekd.train import DrawDigest, ImageBank, TrainBatchSource, TrainConfig, predict, random_crop_flip, train_student
 
 
 def toy_data(n=256, seed=0):
@@ -42,6 +42,27 @@ def test_training_learns_and_is_deterministic(kd):
     acc = (out.probs(cfg.default_alpha(0.5), 1.0).argmax(1) == y[unl]).float().mean()
     assert acc > 0.8
     assert out.features.shape == (240, s1.feature_dim)
+
+
+def test_the_draw_digest_reads_the_draws_and_changes_nothing():
+    x, y = toy_data(64)
+    bank = ImageBank(ArraySource(x), torch.device("cpu"))
+    teacher = torch.nn.functional.one_hot(y, 4).float() * 4
+    src = TrainBatchSource(torch.arange(8), y[:8], torch.arange(8, 64), teacher[:8], teacher[8:])
+    cfg = TrainConfig(repeat=3, batch_labeled=4, batch_unlabeled=6, augment=True)
+
+    def run(seed, draws=None):
+        torch.manual_seed(0)
+        s = create_student("small-cnn", 4, pretrained=False)
+        return train_student(s, bank, src, cfg, device="cpu", generator=torch.Generator().manual_seed(seed), progress=False, draws=draws)
+
+    digests = [DrawDigest(3) for _ in range(3)]
+    assert run(1, digests[0]) == run(1)  # the same losses: the digest only reads
+    run(1, digests[1]), run(2, digests[2])
+    assert digests[0].taken == 6 and digests[0].hexdigest() == digests[1].hexdigest() != digests[2].hexdigest()
+    longer = DrawDigest(4)
+    run(1, longer)
+    assert longer.hexdigest() != digests[0].hexdigest()  # a fourth step's draws count too
 
 
 def test_kd_modes_need_teacher_logits():

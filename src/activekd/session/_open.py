@@ -86,7 +86,7 @@ def open_session(cls, config: RunConfig, out: Path, compute):
     check_extra_sets(config, ds)
     initial = initial_labels(config, ds)
     check_budget(config, ds, len(initial), 0)
-    teacher = _teacher(config, ds, device)
+    teacher = _teacher(config, ds, device, compute)
     if teacher is not None:
         teacher.teacher  # noqa: B018 -- build and check it now, before anything is written
     created = not out.exists()
@@ -122,7 +122,7 @@ def _open_existing(cls, config: RunConfig, out: Path, device: torch.device, comp
             check_budget(config, ds, num, _first_picking_round(out, first))
         if config.labelstudio != stored.labelstudio:
             check_label_studio(config, out, ds)  # a changed Label Studio option is stored only once it works
-        teacher = _teacher(config, ds, device)
+        teacher = _teacher(config, ds, device, compute)
         store = SessionStore.open(out)
         if stored.to_json() != config.to_json():
             store.replace_config(store.get_meta("config"), config.to_json())
@@ -151,11 +151,12 @@ def _first_picking_round(out: Path, next_round: int) -> int:
     return next_round - 1 if last is not None and not last.picks else next_round
 
 
-def _teacher(config: RunConfig, ds: Dataset, device: torch.device) -> TeacherLogits | None:
-    """The run's teacher, built when first used (a new run builds it at once, to check it before writing)."""
+def _teacher(config: RunConfig, ds: Dataset, device: torch.device, compute) -> TeacherLogits | None:
+    """The run's teacher, built when first used (a new run builds it at once, to check it before writing); its image
+    embedding passes run on every process of the ``compute`` group."""
     if not config.train.uses_teacher:
         return None
-    ctx = TeacherContext(ds, config.cache_path, device, config.loop.seed)
+    ctx = TeacherContext(ds, config.cache_path, device, config.loop.seed, encoder=compute.embed)
     return TeacherLogits(config.teacher.spec, lambda: create_teacher(config.teacher, ctx), ds)
 
 

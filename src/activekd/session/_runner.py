@@ -177,7 +177,7 @@ class ActiveSession:
         kill_point("train")
         metrics = dict(round=r, num_labeled=len(data.labeled), **evaluate_round(self, student, data),
                        train_loss=float(np.mean(losses[-20:])), train_steps=len(losses), loss_curve=loss_curve(losses),
-                       processes=self.compute.group.world_size, labels_sha256=data.labels_digest())
+                       processes=self.compute.group.world_size, labels_sha256=data.labels_digest(), **self.compute.drawn())
         kill_point("evaluate")
         clock.lap("evaluate")
         ckpt = clock.lap("checkpoint", self.save_checkpoint(student, r, metrics) if loop.checkpoints or r == loop.rounds else (None, None))
@@ -196,7 +196,7 @@ class ActiveSession:
         cfg, seed = self.config, self.config.loop.seed
         spec = StudentSpec(cfg.student.name, self.dataset.num_classes, cfg.student.pretrained, cfg.student.input_size,
                            round_seed(seed, data.round, 0), cfg.student.tune, cfg.student.require_pretrained)
-        job = TrainJob(spec, data.train_source(), cfg.train, round_seed(seed, data.round, 1))
+        job = TrainJob(spec, data.train_source(), cfg.train, round_seed(seed, data.round, 1), self.compute.draw_steps)
         return self.compute.train(job, self.bank, self.device, cfg.progress)
 
     def round_data(self, r: int) -> RoundData:

@@ -86,12 +86,14 @@ class TeacherConfig:
 
 @dataclass(frozen=True)
 class TeacherContext:
-    """What a teacher factory may use besides its config."""
+    """What a teacher factory may use besides its config; ``encoder``: how image embedding passes run (None: in this
+    process; the session gives one that spreads them over the ranks of a ``torchrun`` launch, ``_embed.Encoder``)."""
 
     dataset: Dataset
     cache_dir: Path
     device: torch.device
     seed: int = 0
+    encoder: Callable[..., Tensor] | None = None
 
 
 TeacherFactory = Callable[[str | None, TeacherConfig, TeacherContext], Teacher]

@@ -13,7 +13,9 @@ one is left for you to delete). Only the ids asked for and not yet cached are co
 computation appends one shard; reading merges the shards (compacted into one past 16).
 
 The embedding pass: a ``DataLoader`` whose workers decode and preprocess, large batches, bf16
-autocast on CUDA, a tqdm progress bar.
+autocast on CUDA, a tqdm progress bar. An :data:`Encoder` runs it: :func:`encode_images` in this process, or (in a
+``torchrun`` launch, given by the session) every rank its share of whole batches, gathered on rank 0, which alone
+writes the cache: the same batches as one process, so the same bytes.
 """
 
 from __future__ import annotations
@@ -155,11 +157,12 @@ class _Pixels(torch.utils.data.Dataset):
 
 
 def encode_images(model: VisionLanguageModel, images: ImageSource, positions: np.ndarray, *, batch_size: int,
-                  workers: int, device: torch.device, desc: str = "embedding images", view: ImageView | None = None) -> Tensor:
+                  workers: int, device: torch.device, desc: str = "embedding images", view: ImageView | None = None,
+                  progress: bool = True) -> Tensor:
     """Embed the images at ``positions`` (or their ``view``): ``[n, D]`` L2-normalised float32 on the CPU, in order.
 
     Decoding and preprocessing run in ``workers`` DataLoader processes (none when one batch is
-    enough); the forward pass in bf16 autocast on CUDA, fp32 elsewhere.
+    enough); the forward pass in bf16 autocast on CUDA, fp32 elsewhere. Batches are ``positions[i·b : (i+1)·b]``.
     """
     positions = np.asarray(positions, dtype=np.int64)
     if len(positions) == 0:
@@ -170,7 +173,7 @@ def encode_images(model: VisionLanguageModel, images: ImageSource, positions: np
         num_workers=min(workers, n_batches - 1) if n_batches > 1 else 0, pin_memory=is_accelerator(device),
     )
     out = []
-    with torch.inference_mode(), progress_bar(total=len(positions), desc=desc, unit="img") as bar:
+    with torch.inference_mode(), progress_bar(total=len(positions), desc=desc, unit="img", enabled=progress) as bar:
         for pixels in loader:
             pixels = pixels.to(device, non_blocking=True)
             with autocast(device):
@@ -178,6 +181,10 @@ def encode_images(model: VisionLanguageModel, images: ImageSource, positions: np
             out.append(F.normalize(emb.float(), dim=-1).cpu())
             bar.update(len(pixels))
     return torch.cat(out)
+
+
+Encoder = Callable[..., Tensor]
+"""How an embedding pass runs: :func:`encode_images`'s signature and result (less ``progress``)."""
 
 
 def encode_texts(model: VisionLanguageModel, texts: Sequence[str], *, batch_size: int, device: torch.device) -> Tensor:
@@ -325,8 +332,10 @@ class ImageEmbedder:
     or of one augmented ``view`` of each (its ``meta`` joins the cache key, so each view has its own folder)."""
 
     def __init__(self, model: VisionLanguageModel, dataset: Dataset, cache_dir: str | os.PathLike, *, batch_size: int = 256,
-                 workers: int = 4, device: torch.device | str = "cpu", view: ImageView | None = None) -> None:
+                 workers: int = 4, device: torch.device | str = "cpu", view: ImageView | None = None,
+                 encoder: Encoder | None = None) -> None:
         self.model = model
+        self.encode = encoder or encode_images
         self.dataset = dataset
         self.batch_size = batch_size
         self.workers = workers
@@ -349,7 +358,7 @@ class ImageEmbedder:
         todo = self.cache.missing(positions)
         if len(todo):
             log.info("embedding %d image(s) with %s (cache: %s)", len(todo), self.model.name, self.directory)
-            emb = encode_images(self.model, self.dataset.images, todo, batch_size=self.batch_size, workers=self.workers,
+            emb = self.encode(self.model, self.dataset.images, todo, batch_size=self.batch_size, workers=self.workers,
                                 device=self.device, desc=f"embedding images ({self.model.name})", view=self.view)
             self.cache.add(todo, emb)
         return self.cache.get(positions)
@@ -367,7 +376,8 @@ def embed_dataset(config: TeacherConfig, ctx: TeacherContext, *, ids: Sequence[s
     if kind not in BACKBONES:
         raise TeacherError(f"embedding needs a vision-language teacher spec ({' | '.join(f'{k}:...' for k in BACKBONES.names())}), got {config.spec!r}")
     model = create_backbone(config.spec, device=ctx.device, seed=ctx.seed)
-    embedder = ImageEmbedder(model, ctx.dataset, ctx.cache_dir, batch_size=config.batch_size, workers=config.embed_workers, device=ctx.device)
+    embedder = ImageEmbedder(model, ctx.dataset, ctx.cache_dir, batch_size=config.batch_size, workers=config.embed_workers, device=ctx.device,
+                             encoder=ctx.encoder)
     want = list(ids) if ids is not None else needed_ids(ctx)
     if want:
         embedder.embeddings(want)

@@ -42,5 +42,10 @@ class CropView:
 def view_embedders(model: VisionLanguageModel, dataset: Dataset, config: TeacherConfig, ctx: TeacherContext) -> list[ImageEmbedder]:
     """One cached :class:`ImageEmbedder` per view ``k < config.views`` (none when ``views = 0``)."""
     return [ImageEmbedder(model, dataset, ctx.cache_dir, batch_size=config.batch_size, workers=config.embed_workers,
-                          device=ctx.device, view=CropView(dataset.images, ctx.seed, k, config.views))
-            for k in range(config.views)]
+                          device=ctx.device, view=view, encoder=ctx.encoder)
+            for view in crop_views(dataset.images, ctx.seed, config.views)]
+
+
+def crop_views(images: ImageSource, seed: int, views: int) -> list[CropView]:
+    """The ``views`` fixed views of ``images`` for run seed ``seed``."""
+    return [CropView(images, seed, k, views) for k in range(views)]

@@ -168,7 +168,8 @@ def build_vlm_teacher(config: TeacherConfig, ctx: TeacherContext) -> VLMTeacher:
     if config.few_shot != "none":
         head = create_head(config.few_shot, classifier, text_norm, epochs=config.few_shot_epochs, alpha=config.tip_alpha,
                            beta=config.tip_beta, recipe=config.few_shot_recipe)
-    embedder = ImageEmbedder(model, ds, ctx.cache_dir, batch_size=config.batch_size, workers=config.embed_workers, device=device)
+    embedder = ImageEmbedder(model, ds, ctx.cache_dir, batch_size=config.batch_size, workers=config.embed_workers, device=device,
+                             encoder=ctx.encoder)
     name = f"{config.spec} ({'zero-shot' if head is None else config.few_shot}, {len(templates)} template{'s' * (len(templates) > 1)})"
     views = view_embedders(model, ds, config, ctx)
     if views:

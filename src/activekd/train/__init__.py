@@ -17,6 +17,7 @@ from ._headmix import (
 )
 from ._losses import DHOLoss, kl_t
 from ._trainer import (
+    DrawDigest,
     Outputs,
     TrainBatchSource,
     ViewTargets,
@@ -29,5 +30,5 @@ from ._trainer import (
 __all__ = [
     "apply_crop_flip", "crop_flip_params", "random_crop_flip", "view_params", "ViewTargets", "ImageBank", "KD_MODES", "TrainConfig", "ALPHAS", "BETAS", "LabeledSplit", "evaluate_extra_set", "evaluate_student", "accuracy", "search_alpha_beta",
     "MIX_GRID", "MIX_SOURCES", "VOTES_KEY", "MixChoice", "choose_from_picks", "mix_votes",
-    "DHOLoss", "kl_t", "Outputs", "TrainBatchSource", "lr_factor", "num_steps", "predict", "train_student",
+    "DHOLoss", "kl_t", "DrawDigest", "Outputs", "TrainBatchSource", "lr_factor", "num_steps", "predict", "train_student",
 ]

@@ -10,6 +10,7 @@ precomputed (one teacher pass per round, never per step).
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -93,20 +94,40 @@ def lr_factor(step: int, total: int, warmup: float) -> float:
     return max(0.0, (total - step) / max(1, total - w))
 
 
+class DrawDigest:
+    """A SHA-256 of a round's global draws over its first ``steps`` steps: the unlabeled order, then per step the labeled
+    indices, their crops (or view indices), the unlabeled slice and its crops (or view indices), each as drawn for
+    the whole batch. Equal draws give equal digests on every rank and for any number of processes; it only reads
+    what the sampler drew (a debug check, ``ACTIVEKD_DRAW_DIGEST``)."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps, self.taken = steps, 0
+        self._hash = hashlib.sha256()
+
+    def note(self, t: Tensor) -> None:
+        if self.taken < self.steps:
+            self._hash.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            self._hash.update(t.detach().cpu().contiguous().numpy().tobytes())
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
 def train_student(
     student: DualHeadStudent, bank: ImageBank, data: TrainBatchSource, cfg: TrainConfig, *,
     device: torch.device | str, generator: torch.Generator, progress: bool = True, group: ProcessGroup = SOLO,
+    draws: DrawDigest | None = None,
 ) -> list[float]:
     """Train ``student`` in place; returns the loss of every step.
 
     Randomness (labeled sampling, unlabeled order, augmentation) comes from ``generator`` only. In a process
     ``group`` every rank draws the same global batch from the same generator and trains on its share under
     DistributedDataParallel: the global batch, the number of steps and the draws equal one process's; the
-    returned losses are the mean over ranks.
+    returned losses are the mean over ranks. ``draws``: fed what the first steps draw (changes nothing else).
     """
     device = torch.device(device)
     m = _check_source(data, cfg)
-    sampler = _Sampler(data, cfg, generator, group, device)
+    sampler = _Sampler(data, cfg, generator, group, device, draws)
     model = _wrap(student, device, group, cfg)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = num_steps(m, cfg)
@@ -166,8 +187,8 @@ class _Sampler:
     (or view indices). A rank keeps its share of each draw."""
 
     def __init__(self, data: TrainBatchSource, cfg: TrainConfig, generator: torch.Generator, group: ProcessGroup,
-                 device: torch.device) -> None:
-        self.data, self.cfg, self.gen, self.device = data, cfg, generator, device
+                 device: torch.device, draws: DrawDigest | None = None) -> None:
+        self.data, self.cfg, self.gen, self.device, self.draws = data, cfg, generator, device, draws
         self.mine_l = group.even_share(cfg.batch_labeled, "--batch-labeled")
         self.mine_u = group.even_share(cfg.batch_unlabeled, "--batch-unlabeled") if cfg.uses_teacher else None
         self.labels = data.labels.to(device)
@@ -176,6 +197,13 @@ class _Sampler:
         self.u = int(data.unlabeled.numel())
         self.order = torch.randperm(self.u, generator=generator) if self.u else None
         self.cursor = 0
+        self._note(self.order)
+
+    def _note(self, *drawn: Tensor | None) -> None:
+        if self.draws is not None:
+            for t in drawn:
+                if t is not None:
+                    self.draws.note(t)
 
     def _draw(self, bank: ImageBank, positions: Tensor, rows: Tensor, mine: slice, table: Tensor | None,
               views: ViewTargets | None) -> tuple[Tensor, Tensor | None]:
@@ -186,6 +214,7 @@ class _Sampler:
             theta = views.theta[rows, v]
         else:
             theta = crop_flip_params(rows.numel(), self.gen) if self.cfg.augment else None
+        self._note(rows, theta if v is None else v)
         x = bank.get(positions[rows[mine]]).float() / 255.0
         x = x if theta is None else apply_crop_flip(x, theta[mine])
         if table is None:
@@ -201,11 +230,17 @@ class _Sampler:
         x_l, t_l = self._draw(bank, d.labeled, li, self.mine_l, self.t_lab, d.labeled_views)
         y = self.labels[li[self.mine_l].to(self.device)]
         if not cfg.uses_teacher:
+            self._step_done()
             return x_l, y, None, None, None
         take = torch.arange(self.cursor, self.cursor + cfg.batch_unlabeled) % self.u
         self.cursor = (self.cursor + cfg.batch_unlabeled) % self.u
         x_u, t_u = self._draw(bank, d.unlabeled, self.order[take], self.mine_u, self.t_unl, d.unlabeled_views)
+        self._step_done()
         return x_l, y, t_l, x_u, t_u
+
+    def _step_done(self) -> None:
+        if self.draws is not None:
+            self.draws.taken += 1
 
 
 @dataclass
