@@ -259,3 +259,31 @@ def test_malformed_foreign_and_wrong_class_payloads_are_refused_with_one_line_ea
     assert con.execute("SELECT COUNT(*) FROM imports").fetchone()[0] == imports
     con.close()
     assert store_rows(served.out) == before
+
+
+def test_only_the_current_rounds_predictions_remain_and_the_training_switch_does_not_add_rounds(served, label_studio_ml, fmnist):
+    """LS's "Start training on annotation submission" on: serve turns it off (and logs it), so EVERY labels make one round."""
+    st = served.idle()
+    project = st["project"]
+    person = Annotator(label_studio_ml, fmnist, project)
+    versions = {p.model_version for p in person.sdk.predictions.list(project=project)}
+    assert versions == {st["model_version"]}, versions  # older rounds' predictions were deleted
+    person.sdk.projects.update(id=project, min_annotations_to_start_training=1)  # what the switch in Settings → Model sets
+    assert person.sdk.projects.get(id=project).start_training_on_annotation_update
+    served.kill()
+    served.start()
+    assert not person.sdk.projects.get(id=project).start_training_on_annotation_update
+    assert "turned off 'Start training on annotation submission'" in served.log.read_text()
+    st = served.idle()
+    rounds_before, untrained = st["round"], st["new_labels"]  # labels made since the last round (0..EVERY-1)
+    assert untrained < EVERY
+    with SessionStore.open(served.out, readonly=True) as store:
+        initial = len(store.labels())
+    for k in range(EVERY):
+        person.answer(person.next())
+        served.wait(lambda s, n=initial + k + 1: s["labels"] == n and not s["queued"] and not s["starting"], 120, "applied")
+        st = served.idle(initial + k + 1)
+        assert st["round"] == rounds_before + (untrained + k + 1 >= EVERY), (k, untrained, st)  # a round per EVERY labels only
+    assert st["round"] == rounds_before + 1
+    versions = {p.model_version for p in person.sdk.predictions.list(project=project)}
+    assert versions == {st["model_version"]}, versions

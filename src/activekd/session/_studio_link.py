@@ -198,9 +198,9 @@ class LabelStudioLink:
     @_checked("turning off 'start training on annotation submission'")
     def training_on_submit_off(self, project_id: int) -> bool:
         """Turn off the project's *Start training on annotation submission*; True when it was on."""
-        if not self._ls.projects.get(id=project_id).start_training_on_annotation_update:
+        if not self._ls.projects.get(id=project_id).min_annotations_to_start_training:  # the switch: "train every N annotations"
             return False
-        self._ls.projects.update(id=project_id, start_training_on_annotation_update=False)
+        self._ls.projects.update(id=project_id, min_annotations_to_start_training=0)
         return True
 
     @_checked("removing older rounds' predictions")
