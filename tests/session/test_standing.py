@@ -128,7 +128,7 @@ def test_sync_exits_3_while_the_batch_misses_labels(tmp_path, monkeypatch, answe
     store.finish_round(0, metrics=metrics(0, 2), picks=["id2", "id3"], new_labels=[], source="human", status="awaiting-labels")
     session = FakeSession(out, store)
 
-    def pulled(s, relabel):
+    def pulled(s, relabel, close=False):
         changes = [LabelChange(i, 1) for i in ["id2", "id3"][:answered]]
         missing = s.store.apply_labels(0, changes, kind="sync", origin="test")
         return LabelReport(0, answered, 0, 0, missing)
