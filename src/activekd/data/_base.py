@@ -80,6 +80,7 @@ class Dataset:
         images: the pixels.
         templates: prompt templates for zero-shot teachers ("a photo of a {}."), may be empty.
         paths: ``N`` file paths for file-backed datasets, else empty.
+        unreadable: the files left out because they would not decode (file-backed datasets), else empty.
     """
 
     name: str
@@ -90,6 +91,7 @@ class Dataset:
     images: ImageSource
     templates: tuple[str, ...] = ()
     paths: list[str] = field(default_factory=list)
+    unreadable: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.ids)

@@ -1,6 +1,8 @@
 """Datasets backed by image files: ``imagefolder:DIR`` and ``csv:FILE``.
 
-Unreadable images are reported by path (one warning listing them) and skipped. Pixels for the
+Unreadable images are reported by path (one warning listing them), skipped and kept in ``Dataset.unreadable``; each
+file is decoded once to check it and its verdict cached by (path, size, mtime) (``_verdicts``), so a later load only
+stats the files. Pixels for the
 student are decoded once to a fixed square size (shorter side resized, centre crop) into a uint8
 memory-mapped cache, so training never decodes JPEGs.
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch import Tensor
 
 from activekd._atomic import atomic_path
@@ -27,20 +29,10 @@ from activekd.progress import bar
 
 from ._base import SPLITS, UNLABELED, Dataset
 from ._classes import given_classes, index_labels
+from ._verdicts import readable, verdict_file
 
 log = logging.getLogger(__name__)
 
-
-
-def _readable(path: str) -> bool:
-    """Decode the whole file (``verify()`` misses truncated JPEGs); JPEGs decode at reduced scale, which still reads every byte."""
-    try:
-        with Image.open(path) as im:
-            im.draft(im.mode, (64, 64))
-            im.load()
-        return True
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
-        return False
 
 
 DECODE_IN_WORKERS = 512
@@ -128,9 +120,11 @@ class FileSource:
         return torch.from_numpy(np.ascontiguousarray(arr[np.asarray(indices)]))
 
 
-def _keep_readable(what: str, paths: list[str], *rest: list) -> tuple[list, ...]:
-    """Drop unreadable images (one warning naming them); ``what`` names the dataset when none is left."""
-    ok = [_readable(p) for p in bar(paths, desc="checking images", unit="img")]
+def _keep_readable(what: str, source: str, cache_dir: str | None, paths: list[str], *rest: list) -> tuple[list[str], tuple[list, ...]]:
+    """``(unreadable paths, columns without them)`` (one warning naming them); ``what`` names the dataset when none is left.
+
+    Each file is decoded once per version (size, mtime): the verdicts of ``source``'s files are cached in ``cache_dir``."""
+    ok = readable(paths, verdict_file(cache_dir, source))
     bad = [p for p, good in zip(paths, ok) if not good]
     keep = [i for i, good in enumerate(ok) if good]
     shown = ", ".join(bad[:10]) + (f" (+{len(bad) - 10} more)" if len(bad) > 10 else "")
@@ -139,7 +133,7 @@ def _keep_readable(what: str, paths: list[str], *rest: list) -> tuple[list, ...]
                         "check the files")
     if bad:
         log.warning("skipping %d unreadable image(s): %s", len(bad), shown)
-    return tuple([col[i] for i in keep] for col in (paths, *rest))
+    return bad, tuple([col[i] for i in keep] for col in (paths, *rest))
 
 
 def _class_dirs(d: Path) -> list[Path]:
@@ -169,11 +163,11 @@ def load_imagefolder(root: str, *, image_size: int = 224, cache_dir: str | None 
     paths, labels, splits = _folder_images(layout, {c: i for i, c in enumerate(names)}, loose=given is not None)
     if not paths:
         raise DataError(f"imagefolder: no images ({', '.join(IMAGE_EXTENSIONS)}) under {root}")
-    paths, labels, splits = _keep_readable(f"imagefolder:{root}", paths, labels, splits)
+    bad, (paths, labels, splits) = _keep_readable(f"imagefolder:{root}", root, cache_dir, paths, labels, splits)
     ids = [Path(p).relative_to(base).as_posix() for p in paths]
     return Dataset(
         name=f"imagefolder:{root}", class_names=names, ids=ids, labels=np.array(labels),
-        splits=np.array(splits, dtype=object), images=FileSource(paths, image_size, cache_dir), paths=paths,
+        splits=np.array(splits, dtype=object), images=FileSource(paths, image_size, cache_dir), paths=paths, unreadable=tuple(bad),
     )
 
 
@@ -217,10 +211,10 @@ def load_csv(file: str, *, image_size: int = 224, cache_dir: str | None = None, 
     ids = [r["path"] for r in rows]
     paths = [str((f.parent / r["path"]).resolve()) for r in rows]
     splits = [r.get("split") or "pool" for r in rows]
-    paths, ids, labels, splits = _keep_readable(f"csv:{file}", paths, ids, labels, splits)
+    bad, (paths, ids, labels, splits) = _keep_readable(f"csv:{file}", file, cache_dir, paths, ids, labels, splits)
     return Dataset(
         name=f"csv:{file}", class_names=names, ids=ids, labels=np.array(labels, dtype=np.int64),
-        splits=np.array(splits, dtype=object), images=FileSource(paths, image_size, cache_dir), paths=paths,
+        splits=np.array(splits, dtype=object), images=FileSource(paths, image_size, cache_dir), paths=paths, unreadable=tuple(bad),
     )
 
 
