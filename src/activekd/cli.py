@@ -238,6 +238,8 @@ def cmd_status(ns: argparse.Namespace) -> int:
         print(f"likely label mistakes: {len(where.likely_mistakes)} (`activekd label {out} --review` writes them to re-check)")
         for f in where.likely_mistakes[:10]:
             print(f"  {f['id']}: {LikelyMistake.from_dict(f).describe()}")
+    if where.unreadable:
+        print(f"unreadable images left out: {where.unreadable} (listed in {where.unreadable_list})")
     if advice is not None:
         print(f"advice: {advice['decision']} ({advice['reason']})")
     print(f"next: {where.next}")

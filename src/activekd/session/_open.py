@@ -36,6 +36,7 @@ from ._oracle import ORACLES, create_oracle
 from ._store import SessionStore
 from ._studio_check import check_label_studio, with_env_document_root
 from ._teacher_logits import TeacherLogits
+from ._unreadable import record_unreadable
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ def open_session(cls, config: RunConfig, out: Path, compute):
         store = SessionStore.create(out)
         store.initialise({"config": config.to_json(), "dataset_fingerprint": ds.fingerprint(), "activekd_version": __version__},
                          [(sid, i, str(ds.splits[i]), ds.paths[i] if ds.paths else None) for i, sid in enumerate(ds.ids)], initial)
+        record_unreadable(out, ds.unreadable)
     except BaseException:
         lock.release()
         _remove_start(out, created)
@@ -123,6 +125,7 @@ def _open_existing(cls, config: RunConfig, out: Path, device: torch.device, comp
         if config.labelstudio != stored.labelstudio:
             check_label_studio(config, out, ds)  # a changed Label Studio option is stored only once it works
         teacher = _teacher(config, ds, device, compute)
+        record_unreadable(out, ds.unreadable)  # a run made before the list was kept, or a broken file deleted since
         store = SessionStore.open(out)
         if stored.to_json() != config.to_json():
             store.replace_config(store.get_meta("config"), config.to_json())

@@ -21,6 +21,7 @@ from ._mislabels import standing_flags
 from ._oracle import ORACLES
 from ._results import dumps
 from ._store import RoundRecord, SessionStore
+from ._unreadable import UNREADABLE_FILE, unreadable_count
 
 STATES = ("waiting-for-labels", "ready", "finished")
 ROUND_FIGURES = ("num_labeled", "student_acc", "teacher_acc", "alpha", "beta")
@@ -45,6 +46,8 @@ class Standing:
     next_file: str | None = None  # the file that step acts on (the batch CSV to fill in and pass to `activekd label`), else None
     rounds: tuple[dict, ...] = ()  # per recorded round: round, status, picks (a count) and ROUND_FIGURES
     likely_mistakes: tuple[dict, ...] = ()  # the label check's flags standing now (_mislabels.LikelyMistake as dicts)
+    unreadable: int | None = None  # images the dataset left out as unreadable (None: the run keeps no list, made before it did)
+    unreadable_list: str | None = None  # the file that names them (_unreadable.UNREADABLE_FILE in the run folder)
 
     def to_json(self, **extra) -> str:
         """Strict JSON (no NaN) of every field, plus ``extra``."""
@@ -60,10 +63,12 @@ def standing(store: SessionStore, out: str | Path) -> Standing:
     pending = store.pending_round()
     labeled = {i for i, _ in store.labels()}
     missing = sum(p not in labeled for p in pending.picks) if pending else 0
+    unreadable = unreadable_count(out)
     base = dict(run=str(out), labels=len(labeled), rounds_trained=len(rounds), rounds_planned=planned,
                 last_round=None if last is None else last.round, pending_round=None if pending is None else pending.round,
                 picks=len(pending.picks) if pending else 0, missing=missing, rounds=tuple(_summary(r) for r in rounds),
-                likely_mistakes=tuple(f.to_dict() for f in standing_flags(store)))
+                likely_mistakes=tuple(f.to_dict() for f in standing_flags(store)), unreadable=unreadable,
+                unreadable_list=None if unreadable is None else str(out / UNREADABLE_FILE))
     if pending is not None:
         oracle = config.get("loop", {}).get("oracle")
         hint = getattr(ORACLES.get(oracle), "next_step", "") if oracle in ORACLES else ""
