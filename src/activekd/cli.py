@@ -234,6 +234,10 @@ def cmd_status(ns: argparse.Namespace) -> int:
         print_round(dict(r.metrics, _header=i == 0))
         if r.round == where.pending_round:
             print(f"       round {r.round} awaits labels for {where.missing} of {where.picks} image(s)")
+        elif where.rounds[i]["returned_to_pool"]:
+            s = where.rounds[i]
+            print(f"       round {r.round} closed with {s['returned_to_pool']} of {s['picks']} pick(s) back in the pool "
+                  f"({s['skipped']} skipped)")
     if where.likely_mistakes:
         print(f"likely label mistakes: {len(where.likely_mistakes)} (`activekd label {out} --review` writes them to re-check)")
         for f in where.likely_mistakes[:10]:

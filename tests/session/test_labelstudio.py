@@ -35,7 +35,14 @@ def test_labeling_config_has_one_image_and_single_choice_per_class():
     (choices,) = root.iter("Choices")
     assert (choices.get("name"), choices.get("toName"), choices.get("choice")) == ("label", "image", "single")
     assert [c.get("value") for c in choices.iter("Choice")] == names
+    (text,) = root.iter("Text")
+    assert (text.get("name"), text.get("value")) == ("suggestion", "$suggestion")
     assert config_class_names(labeling_config(names)) == names
+
+
+def test_a_config_without_the_suggestion_text_is_still_accepted():
+    old = '<View><Image name="image" value="$image"/><Choices name="label" toName="image" choice="single"><Choice value="a"/></Choices></View>'
+    assert config_class_names(old) == ["a"]
 
 
 def test_labeling_config_refuses_no_classes():
@@ -55,7 +62,9 @@ def test_batch_tasks_carry_id_url_and_both_guesses():
     rows = [BatchRow("s1", "/r/a.png", teacher=("cat", 0.9), student=("dog", 0.4)), BatchRow("s2", None)]
     tasks = batch_tasks(rows, lambda r: f"/img/{r.id}", model_version="run-round-3")
     json.dumps(tasks)  # import JSON must be serialisable
-    assert [t["data"] for t in tasks] == [{"image": "/img/s1", "activekd_id": "s1"}, {"image": "/img/s2", "activekd_id": "s2"}]
+    assert [t["data"] for t in tasks] == [
+        {"image": "/img/s1", "activekd_id": "s1", "suggestion": "student: dog 40% · teacher: cat 90%"},
+        {"image": "/img/s2", "activekd_id": "s2", "suggestion": "no suggestion yet"}]
     student, teacher = tasks[0]["predictions"]
     assert student["model_version"] == "run-round-3-student" and student["score"] == pytest.approx(0.4)
     assert teacher["model_version"] == "run-round-3-teacher" and teacher["score"] == pytest.approx(0.9)
@@ -232,6 +241,23 @@ def test_push_is_idempotent(link):
     assert link.push(pid, tasks) == 0
     assert link.push(pid, tasks + batch_tasks(_rows(2, start=3), lambda r: f"/img/{r.id}.png", "t")) == 2
     assert sorted(link.task_ids(pid)) == [f"s{i}" for i in range(5)]
+
+
+@pytest.mark.slow
+def test_label_studio_takes_the_suggestion_text_with_the_new_config_and_with_an_older_one(link, sdk):
+    """A project made now shows ``data.suggestion`` beside the image; one made before (no ``Text``) still takes the tasks."""
+    pid = link.ensure_project("activekd suggestion", CLASSES)
+    config = sdk.projects.get(id=pid).label_config
+    assert '<Text name="suggestion" value="$suggestion"/>' in config
+    assert link.push(pid, batch_tasks(_rows(2), lambda r: f"/img/{r.id}.png", "run-round-1")) == 2
+    (task, _) = sorted(sdk.tasks.list(project=pid, page_size=10), key=lambda t: t.data["activekd_id"])
+    assert task.data["suggestion"] == "student: dog 60% · teacher: cat 80%"
+    predictions = {p.model_version: p.score for p in sdk.predictions.list(project=pid) if p.task == task.id}
+    assert predictions == {"run-round-1-student": pytest.approx(0.6), "run-round-1-teacher": pytest.approx(0.8)}  # named apart
+    old = sdk.projects.create(title="activekd suggestion old", label_config=config.replace('<Text name="suggestion" value="$suggestion"/>', ""))
+    assert link.find_project("activekd suggestion old", CLASSES) == old.id  # the config check accepts it
+    assert link.push(old.id, batch_tasks(_rows(2), lambda r: f"/img/{r.id}.png", "t")) == 2
+    assert all(t.data["suggestion"] for t in sdk.tasks.list(project=old.id, page_size=10))  # a data manager column there
 
 
 _PROJECTS = itertools.count()

@@ -144,3 +144,43 @@ def test_a_skipped_task_closes_the_round_and_close_closes_a_partial_one(label_st
     text = capsys.readouterr().out
     assert "round closed: 2 unlabeled pick(s) back in the pool (0 skipped)" in text, text
     assert json.loads((out / "results.json").read_text())["complete"]
+
+
+def stored_config(out) -> dict:
+    con = sqlite3.connect(out / "session.sqlite")
+    try:
+        return json.loads(con.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
+    finally:
+        con.close()
+
+
+def test_serve_stores_no_changed_option_before_label_studio_is_checked(label_studio, ls_env, cache_dir, monkeypatch, capsys):
+    out = label_studio.document_root / "serve-options-run"
+    assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), *SMALL, "--oracle", "labelstudio", *ls_env]) == 3
+    before = stored_config(out)
+    capsys.readouterr()
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "bogus")
+    assert main(["serve", str(out), "--device", "auto", "--retrain-every", "7", "--port", str(closed_port())]) == 2
+    one_line_refusal(capsys, "refused the API token")
+    after = stored_config(out)
+    assert after == before and after["device"] == "cpu" and after["loop"]["budget"] == 3  # nothing stored
+
+
+def test_status_counts_the_picks_skipped_and_returned_to_the_pool(label_studio, ls_env, cache_dir, fmnist, capsys):
+    from label_studio_sdk import LabelStudio
+
+    sdk = LabelStudio(base_url=label_studio.url, api_key=label_studio.token)
+    out = label_studio.document_root / "status-skip-run"
+    assert main(["run", "--out", str(out), "--cache-dir", str(cache_dir), *SMALL, "--oracle", "labelstudio", *ls_env]) == 3
+    tasks = tasks_of(sdk, "activekd status-skip-run")
+    first = sorted(tasks)
+    truth = fmnist.class_names[fmnist.labels[fmnist.index_of([first[0]])[0]]]
+    sdk.annotations.create(id=tasks[first[0]].id, result=choice_result(truth))
+    sdk.annotations.create(id=tasks[first[1]].id, result=[], was_cancelled=True)  # skipped; first[2] left alone
+    assert main(["sync", str(out), "--close"]) == 0  # closed: no round awaits labels, round 1 is ready to train
+    capsys.readouterr()
+    assert main(["status", str(out), "--json"]) == 0
+    rounds = {r["round"]: r for r in json.loads(capsys.readouterr().out)["rounds"]}
+    assert (rounds[0]["skipped"], rounds[0]["returned_to_pool"], rounds[0]["picks"]) == (1, 2, 3), rounds[0]
+    assert main(["status", str(out)]) == 0
+    assert "round 0 closed with 2 of 3 pick(s) back in the pool (1 skipped)" in capsys.readouterr().out

@@ -1,8 +1,9 @@
 """Label Studio: tasks to import, exports to read back, and a small live link to a server.
 
-The pure half builds the labeling config (one ``Image`` named ``image`` and one single-choice
-``Choices`` control named ``label``), turns a batch of picked images into Label Studio import
-tasks (the student's and the teacher's guesses as predictions) and reads a Label Studio export
+The pure half builds the labeling config (one ``Image`` named ``image``, a ``Text`` named
+``suggestion`` beside it and one single-choice ``Choices`` control named ``label``), turns a batch of picked images into Label Studio import
+tasks (the student's and the teacher's guesses as predictions, and as the readable text
+``data.suggestion``, e.g. ``student: trouser 93% · teacher: trouser 98%``) and reads a Label Studio export
 (JSON, JSON-MIN or CSV) back into ``(activekd id, class name)`` answers. ``_studio_link.LabelStudioLink``
 does the same against a running server through ``label_studio_sdk`` (the ``labelstudio`` extra).
 
@@ -36,9 +37,15 @@ ID_KEY = "activekd_id"
 """Task data key holding the activekd sample id."""
 FLAG_KEY = "likely_mistake"
 """Task data key of a re-check task: why its label is a likely mistake (a column and filter in the data manager)."""
+SUGGESTION = "suggestion"
+"""Name of the ``Text`` object tag beside the image, and the task data key of its text: each model's guess and probability.
+
+Label Studio refuses to import a task whose data lacks a key its labeling config shows, so every task carries it."""
+NO_SUGGESTION = "no suggestion yet"
 
 # Columns of a JSON-MIN / CSV export that are neither task data nor a control's answer.
-_MIN_META = {"id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement", "history"}
+_MIN_META = {"id", "annotator", "annotation_id", "created_at", "updated_at", "lead_time", "agreement", "history",
+             SUGGESTION, FLAG_KEY}
 
 
 class LabelFileError(ActiveKDError):
@@ -72,12 +79,15 @@ class _Answer(NamedTuple):
 
 
 def labeling_config(class_names: Sequence[str]) -> str:
-    """The Label Studio labeling config: one image, one single choice among ``class_names``."""
+    """The Label Studio labeling config: one image, the suggestions' text beside it, one single choice among ``class_names``.
+
+    A project whose config lacks the ``Text`` (made by an older activekd) still works: its tasks carry the
+    text too, shown as the ``suggestion`` column of the data manager instead of in the labeling view."""
     if not class_names:
         raise ValueError("labeling_config needs at least one class name")
     choices = "".join(f"\n    <Choice value={quoteattr(str(c))}/>" for c in class_names)
     return (
-        f'<View>\n  <Image name="{IMAGE}" value="${IMAGE}"/>\n'
+        f'<View>\n  <Image name="{IMAGE}" value="${IMAGE}"/>\n  <Text name="{SUGGESTION}" value="${SUGGESTION}"/>\n'
         f'  <Choices name="{CONTROL}" toName="{IMAGE}" choice="single" showInline="true">{choices}\n'
         "  </Choices>\n</View>\n"
     )
@@ -102,13 +112,19 @@ def config_class_names(config: str) -> list[str]:
     return [el.get("value", "") for el in controls[0].iter("Choice")]
 
 
+def suggestion_text(student: tuple[str, float] | None, teacher: tuple[str, float] | None) -> str:
+    """The suggestions as a person reads them: ``"student: trouser 93% · teacher: trouser 98%"`` (a missing guess left out)."""
+    parts = [f"{who}: {guess[0]} {float(guess[1]):.0%}" for who, guess in (("student", student), ("teacher", teacher)) if guess]
+    return " · ".join(parts) or NO_SUGGESTION
+
+
 def choice_result(class_name: str) -> list[dict[str, Any]]:
     """The ``result`` of an annotation or prediction that chooses ``class_name``."""
     return [{"from_name": CONTROL, "to_name": IMAGE, "type": "choices", "value": {"choices": [class_name]}}]
 
 
 def batch_tasks(rows: Iterable[BatchRow], image_url: Callable[[BatchRow], str], model_version: str) -> list[dict]:
-    """Label Studio import tasks for a batch: ``data`` = image URL + activekd id, plus predictions.
+    """Label Studio import tasks for a batch: ``data`` = image URL + activekd id + :func:`suggestion_text`, plus predictions.
 
     The student's guess is imported as prediction ``f"{model_version}-student"`` and the teacher's as
     ``f"{model_version}-teacher"``, each with its probability as ``score``; a missing guess is left out.
@@ -121,7 +137,8 @@ def batch_tasks(rows: Iterable[BatchRow], image_url: Callable[[BatchRow], str], 
                 name, prob = guess
                 result = [{**r, "score": float(prob)} for r in choice_result(name)]
                 predictions.append({"model_version": f"{model_version}-{who}", "score": float(prob), "result": result})
-        data = {IMAGE: image_url(row), ID_KEY: str(row.id), **({FLAG_KEY: row.flag} if row.flag else {})}
+        data = {IMAGE: image_url(row), ID_KEY: str(row.id), SUGGESTION: suggestion_text(row.student, row.teacher),
+                **({FLAG_KEY: row.flag} if row.flag else {})}
         tasks.append({"data": data, "predictions": predictions})
     return tasks
 

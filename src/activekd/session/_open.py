@@ -122,8 +122,8 @@ def _open_existing(cls, config: RunConfig, out: Path, device: torch.device, comp
         check_extra_sets(config, ds)
         if config.loop.rounds != stored.loop.rounds or config.loop.budget != stored.loop.budget:
             check_budget(config, ds, num, _first_picking_round(out, first))
-        if config.labelstudio != stored.labelstudio:
-            check_label_studio(config, out, ds)  # a changed Label Studio option is stored only once it works
+        if config.labelstudio != stored.labelstudio or (config.loop.oracle == "labelstudio" and stored.to_json() != config.to_json()):
+            check_label_studio(config, out, ds)  # a changed option (of a Label Studio run) is stored only once Label Studio works
         teacher = _teacher(config, ds, device, compute)
         record_unreadable(out, ds.unreadable)  # a run made before the list was kept, or a broken file deleted since
         store = SessionStore.open(out)

@@ -157,13 +157,19 @@ class LabelStudioLink:
                                  f"(is --ls-document-root the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT?)") from None
 
     @_checked("listing the project's tasks")
+    def tasks(self, project_id: int) -> dict[str, tuple[int, dict]]:
+        """``{activekd id: (Label Studio task id, task data)}`` of the tasks already in the project."""
+        return {str(t.data[ID_KEY]): (int(t.id), dict(t.data)) for t in self._ls.tasks.list(project=project_id, page_size=500)
+                if isinstance(t.data, dict) and t.data.get(ID_KEY) is not None}
+
     def task_ids(self, project_id: int) -> dict[str, int]:
         """``{activekd id: Label Studio task id}`` of the tasks already in the project."""
-        return {
-            str(t.data[ID_KEY]): int(t.id)
-            for t in self._ls.tasks.list(project=project_id, page_size=500)
-            if isinstance(t.data, dict) and t.data.get(ID_KEY) is not None
-        }
+        return {sid: tid for sid, (tid, _) in self.tasks(project_id).items()}
+
+    @_checked("updating the suggestions' text")
+    def set_data(self, task_id: int, data: dict) -> None:
+        """Replace a task's data (Label Studio 1.23 has no call that changes several tasks' data at once)."""
+        self._ls.tasks.update(id=task_id, data=data)
 
     @_checked("importing tasks")
     def push(self, project_id: int, tasks: Sequence[dict]) -> int:
