@@ -13,6 +13,7 @@ from activekd.serve import (
     parse_webhook,
     predictions,
     queue_order,
+    serve_version,
     snapshot,
 )
 
@@ -63,6 +64,12 @@ def test_the_queue_serves_unlabeled_picks_first_then_the_least_confident():
     student, teacher = predictions(snap.guesses["a"], snap.version)
     assert student["model_version"] == teacher["model_version"] == "run-round-2" and student["score"] == teacher["score"] == 0.5
     assert student["result"][0]["value"] == {"choices": ["dog"]} and student["result"][0]["score"] == 0.7
+    assert snap.guesses["a"].text == "student: dog 70% · teacher: fox 80%"  # what the annotator reads beside the image
+    assert Guess(("dog", 0.7), None, 0.0).text == "student: dog 70%"
+
+
+def test_the_model_version_says_its_score_is_a_queue_place():
+    assert serve_version("pets", 3) == "pets round 3 (score = queue place, 0 = next; not a probability)"
 
 
 def test_the_backend_speaks_label_studios_protocol(client):

@@ -157,6 +157,21 @@ def offline_picks(out: Path, r: int) -> list[str]:
     return select(config.loop.strategy, inputs, len(rec.picks), generator=torch.Generator().manual_seed(round_seed(config.loop.seed, r, 2)))
 
 
+def backend_guesses(served: Served, project: int, task: dict) -> list[tuple[str, float]]:
+    """The backend's own answer for ``task`` (``/predict``): the student's, then the teacher's class and probability."""
+    r = httpx.post(f"{served.url}/predict", json={"tasks": [task], "project": f"{project}.1700000000"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return [(p["result"][0]["value"]["choices"][0], p["result"][0]["score"]) for p in r.json()["results"][0]]
+
+
+def check_suggestions(served: Served, project: int, task: dict, version: str) -> None:
+    """The task reads each model's own class and probability, by name; the score beside the version says it is a queue place."""
+    student, teacher = backend_guesses(served, project, task)
+    assert task["data"]["suggestion"] == (f"student: {student[0]} {student[1]:.0%} · teacher: {teacher[0]} {teacher[1]:.0%}"), task
+    in_ls = sorted((p["result"][0]["value"]["choices"][0], p["result"][0]["score"]) for p in task["predictions"])
+    assert in_ls == sorted([student, teacher]) and "score = queue place" in version and "not a probability" in version, (in_ls, version)
+
+
 def store_rows(out: Path) -> tuple[dict[str, int], dict[str, int]]:
     """Human labels ``{id: label}`` and, per id, how many label events the history holds."""
     con = sqlite3.connect(out / "session.sqlite")
@@ -187,6 +202,7 @@ def test_a_team_labels_30_tasks_while_the_backend_retrains_and_is_killed_three_t
             break
         task = person.next()
         assert len(task["predictions"]) == 2 and {p["model_version"] for p in task["predictions"]} == {st["model_version"]}
+        check_suggestions(served, project, task, st["model_version"])
         answered_before.setdefault(st["round"], set(person.answers))
         served_in.setdefault(st["round"], []).append(task["data"]["activekd_id"])
         person.answer(task)
@@ -287,3 +303,6 @@ def test_only_the_current_rounds_predictions_remain_and_the_training_switch_does
     assert st["round"] == rounds_before + 1
     versions = {p.model_version for p in person.sdk.predictions.list(project=project)}
     assert versions == {st["model_version"]}, versions
+    head = person.next()  # the next round's first task reads the new round's suggestions
+    assert head["predictions"] and {p["model_version"] for p in head["predictions"]} == {st["model_version"]}
+    check_suggestions(served, project, head, st["model_version"])

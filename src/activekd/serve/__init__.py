@@ -4,7 +4,7 @@ and a student that retrains in the background as the team labels (``activekd ser
 from ._app import create_app
 from ._inbox import Inbox
 from ._protocol import Event, Guess, PayloadError, parse_webhook, predictions
-from ._queue import Snapshot, queue_order, snapshot
+from ._queue import Snapshot, queue_order, serve_version, snapshot
 from ._server import serve
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
            "predictions",
            "queue_order",
            "serve",
+           "serve_version",
            "snapshot",
 ]

@@ -25,13 +25,17 @@ from activekd.session._continuous import (
 
 from ._inbox import Inbox
 from ._protocol import Event
-from ._queue import snapshot
+from ._queue import serve_version, snapshot
 from ._studio import StudioProject
 
 log = logging.getLogger(__name__)
 
 TRAIN_DELAY_ENV = "ACTIVEKD_SERVE_TRAIN_DELAY"
 """Seconds to wait before each retrain (tests only: it widens the window in which annotators label during training)."""
+
+
+HEAD_BATCHES = 2
+"""Each push refreshes the suggestion text of the first ``HEAD_BATCHES × --retrain-every`` tasks of the queue."""
 
 
 class ContinuousLoop:
@@ -138,12 +142,12 @@ class ContinuousLoop:
     def _publish(self) -> None:
         s = self.session
         scores = score_pool(s)
-        snap = snapshot(scores.round, f"{s.out.resolve().name}-round-{scores.round}", scores.ids, scores.probs, scores.teacher,
+        snap = snapshot(scores.round, serve_version(s.out.resolve().name, scores.round), scores.ids, scores.probs, scores.teacher,
                         scores.picks, {i for i, _ in s.store.labels()}, s.dataset.class_names)
         self.inbox.publish(snap)
         try:
             self.studio.ensure_tasks(s, sorted(unlabeled_pool_ids(s)))
-            self.studio.publish(snap)
+            self.studio.publish(snap, head=HEAD_BATCHES * self.retrain_every)
         except Exception as e:  # noqa: BLE001 -- Label Studio down or refusing: keep serving, try again soon
             log.warning("could not push round %d's queue to Label Studio (%s); trying again", snap.round, str(e)[:200])
             return

@@ -21,6 +21,7 @@ from activekd.session._labelstudio import (
     LabelFileError,
     choice_result,
     parse_export,
+    suggestion_text,
 )
 
 ANSWER_ACTIONS = ("ANNOTATION_CREATED", "ANNOTATIONS_CREATED", "ANNOTATION_UPDATED")
@@ -56,6 +57,11 @@ class Guess:
     student: tuple[str, float]
     teacher: tuple[str, float] | None
     score: float
+
+    @property
+    def text(self) -> str:
+        """What the annotator reads beside the image (``data.suggestion``): each model's class and probability, by name."""
+        return suggestion_text(self.student, self.teacher)
 
 
 def project_id(value: Any) -> int | None:
@@ -124,8 +130,9 @@ def _answers(action: str, ann: Any, task: Any, class_names: Sequence[str], known
 def predictions(guess: Guess | None, version: str) -> list[dict]:
     """Label Studio predictions for one task: the student's, then the teacher's; both of ``version`` and with the queue score.
 
-    Label Studio shows an annotator only the predictions of the project's model version, so the
-    teacher's guess shares it; each class's probability is the ``score`` of its result.
+    Label Studio shows an annotator only the predictions of the project's model version, and orders
+    its queue by their score, so the teacher's guess shares the version and both carry the queue
+    place; :attr:`Guess.text` names the two apart with their probabilities (each is also its result's ``score``).
     """
     if guess is None:
         return []

@@ -1,9 +1,11 @@
 """The labeling queue: the strategy's picks first, then the rest of the pool, least confident first.
 
 Label Studio's *uncertainty sampling* serves the unlabeled task whose prediction (of the project's
-model version) has the lowest ``score``. So the student's prediction carries its queue position as
-its score, ``rank / n`` in ``[0, 1)``: 0 is served next. The student's probability for its class is
-on the chosen class (the result's ``score``), where the annotator sees it.
+model version) has the lowest ``score``; no other setting of Label Studio 1.23 orders a queue from
+outside (*sequential sampling* follows the data manager tab the annotator happens to open). So both
+predictions of a task carry its queue place as their score, ``rank / n`` in ``[0, 1)``: 0 is served
+next. The model version says so (:func:`serve_version`), and the probabilities a person reads are
+in the task's text (``data.suggestion``: the student's and the teacher's class and probability).
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ def snapshot(r: int, version: str, ids: Sequence[str], probs: Tensor, teacher: T
         tg = None if t is None else (class_names[int(t.indices[k])], round_prob(float(t.values[k])))
         guesses[sid] = Guess((class_names[int(c[k])], top[k]), tg, round(rank.get(sid, 1.0), 6))
     return Snapshot(r, version, tuple(order), guesses)
+
+
+def serve_version(run: str, r: int) -> str:
+    """The model version of round ``r``'s predictions: it names the score Label Studio shows beside it a queue place."""
+    return f"{run} round {r} (score = queue place, 0 = next; not a probability)"
 
 
 def round_prob(x: float) -> float:

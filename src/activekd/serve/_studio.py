@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from activekd.session import Answer, SessionError
 from activekd.session._batch import image_paths
-from activekd.session._labelstudio import BatchRow, batch_tasks, local_file_url
+from activekd.session._labelstudio import SUGGESTION, BatchRow, batch_tasks, local_file_url
 from activekd.session._studio_check import image_folder
 from activekd.session._studio_link import LabelStudioLink, ProjectAnswers, api_errors, api_reason
 
@@ -40,10 +40,12 @@ class StudioProject:
         rows = [BatchRow(sid, path) for sid, path in zip(ids, paths)]
         return self.link.push(self.project, batch_tasks(rows, lambda r: local_file_url(r.path, root), model_version="pool"))
 
-    def publish(self, snap: Snapshot) -> int:
-        """Import ``snap``'s predictions for the unlabeled tasks that lack them, make its version the queue's and delete
-        every older round's predictions (only the current round's remain). Returns how many were imported."""
-        tasks = self.link.task_ids(self.project)
+    def publish(self, snap: Snapshot, head: int) -> int:
+        """Import ``snap``'s predictions for the unlabeled tasks that lack them, make its version the queue's, delete
+        every older round's predictions (only the current round's remain) and write the suggestions' text of the first
+        ``head`` tasks of the queue. Returns how many predictions were imported."""
+        known = self.link.tasks(self.project)
+        tasks = {sid: tid for sid, (tid, _) in known.items()}
         with api_errors(self.link.url, "importing predictions"):
             have = {(p.task, p.model_version) for p in self.sdk.predictions.list(project=self.project)}
             new = [dict(p, task=tasks[sid]) for sid in snap.order if sid in tasks
@@ -54,7 +56,18 @@ class StudioProject:
         gone = self.link.delete_other_versions(self.project, snap.version)
         if gone:
             log.info("deleted %d prediction(s) of older rounds from Label Studio project %d", gone, self.project)
+        self._write_texts(snap, known, head)
         return len(new)
+
+    def _write_texts(self, snap: Snapshot, known: dict[str, tuple[int, dict]], head: int) -> None:
+        """The student's and the teacher's guess and probability as ``data.suggestion`` of the first ``head`` queued tasks
+        (one update per task whose text changed: the others keep an older round's text until they come near the head)."""
+        changed = [(known[sid][0], dict(known[sid][1], **{SUGGESTION: snap.guesses[sid].text}))
+                   for sid in snap.order[:head] if sid in known and known[sid][1].get(SUGGESTION) != snap.guesses[sid].text]
+        for task_id, data in changed:
+            self.link.set_data(task_id, data)
+        if changed:
+            log.info("wrote the suggestions of %d task(s) at the head of the queue", len(changed))
 
     def answers(self) -> ProjectAnswers:
         """Every answered task of the project (latest annotation per task) and the tasks only skipped, as ``activekd sync``
