@@ -2,7 +2,8 @@ import torch
 import torch.nn.functional as F
 
 from activekd.heads import mix_heads
-from activekd.train import MIX_GRID, choose_from_picks, mix_votes, search_alpha_beta
+from activekd.train import MIX_GRID, choose_from_picks, choose_mix, mix_votes, search_alpha_beta
+from activekd.train._headmix import UNCERTAIN_GUARD, UNCERTAIN_MIN_ALPHA
 
 C = 4
 
@@ -86,3 +87,44 @@ def test_ties_go_to_pure_kd():
     votes = y.view(-1, 1).repeat(1, len(MIX_GRID))  # every mix right everywhere
     got = choose_from_picks(votes, y, C)
     assert (got.alpha, got.beta, got.gain) == (1.0, 1.0, 0.0)
+
+
+def _votes_where(right: dict[tuple[float, float], torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+    """Votes ``[n, M]``: mix ``g`` votes ``y`` where ``right[g]`` is True, else a wrong class (pure KD's column by default)."""
+    wrong = (y + 1) % C
+    cols = [torch.where(right.get(g, right[(1.0, 1.0)]), y, wrong) for g in MIX_GRID]
+    return torch.stack(cols, dim=1)
+
+
+def test_uncertain_picks_never_choose_more_than_half_ce_weight():
+    y = torch.arange(40) % C
+    kd_right = torch.zeros(40, dtype=torch.bool)
+    ce_right = torch.ones(40, dtype=torch.bool)  # pure CE right on every pick, pure KD on none
+    votes = _votes_where({(1.0, 1.0): kd_right, (0.0, 1.0): ce_right, (0.25, 1.0): ce_right, (0.5, 1.0): ce_right}, y)
+    fair = choose_mix(votes, y, C)
+    assert (fair.alpha, fair.beta) == (0.5, 1.0)  # the first of the tied best in DHO's order (more KD first)
+    votes = _votes_where({(1.0, 1.0): kd_right, (0.0, 1.0): ce_right, (0.25, 1.0): ce_right}, y)
+    assert choose_mix(votes, y, C).alpha == 0.25  # a fair sample may move the mix anywhere on the grid
+    biased = choose_mix(votes, y, C, uncertain_picks=True)
+    assert biased.alpha >= UNCERTAIN_MIN_ALPHA and (biased.alpha, biased.beta) == (1.0, 1.0)
+
+
+def test_uncertain_picks_need_a_gain_beyond_two_standard_errors():
+    y = torch.arange(40) % C
+    kd_right = torch.ones(40, dtype=torch.bool)
+    kd_right[:8] = False  # pure KD wrong on 8 picks where α 0.75 is right,
+    mix_right = torch.ones(40, dtype=torch.bool)
+    mix_right[8:12] = False  # right on 4 where α 0.75 is wrong: paired gain 0.10, standard error 0.086
+    votes = _votes_where({(1.0, 1.0): kd_right, (0.75, 1.0): mix_right}, y)
+    diff = (mix_right.double() - kd_right.double())
+    se = float(diff.std()) / 40 ** 0.5
+    assert se < float(diff.mean()) < UNCERTAIN_GUARD * se  # beyond one standard error, inside two
+    assert choose_mix(votes, y, C).alpha == 0.75
+    assert choose_mix(votes, y, C, uncertain_picks=True).alpha == 1.0
+
+
+def test_strategies_that_pick_where_the_student_is_unsure_say_so():
+    from activekd.select import get_strategy, list_strategies
+
+    unsure = {s for s in list_strategies() if getattr(get_strategy(s), "uncertain_picks", False)}
+    assert unsure == {"entropy", "margin", "least-confidence", "badge", "badge-reference", "disagreement"}

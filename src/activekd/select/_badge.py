@@ -170,3 +170,4 @@ def badge(inputs: SelectionInputs, budget: int, *, generator: torch.Generator, d
 
 
 badge.needs_features = True  # reads the pool features: refused without them
+badge.uncertain_picks = True  # gradient embeddings scale with the student's uncertainty (train._headmix)

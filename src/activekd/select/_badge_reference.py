@@ -101,3 +101,4 @@ def badge_reference(inputs: SelectionInputs, budget: int, *, generator: torch.Ge
 
 
 badge_reference.needs_features = True  # reads the pool features: refused without them
+badge_reference.uncertain_picks = True  # gradient embeddings scale with the student's uncertainty (train._headmix)

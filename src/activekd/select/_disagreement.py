@@ -55,3 +55,4 @@ def disagreement(inputs: SelectionInputs, budget: int, *, generator: torch.Gener
 
 
 disagreement.needs_teacher = True  # a run without a teacher (--kd none) cannot use it: refused before anything is trained
+disagreement.uncertain_picks = True  # picks where the student strays from the teacher: a biased sample (train._headmix)

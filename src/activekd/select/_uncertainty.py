@@ -65,3 +65,7 @@ def least_confidence(
 ) -> Tensor:
     """Lowest top-class probability."""
     return top_scores(_pool_scores(inputs, device, least_confidence_scores), budget)
+
+
+for _fn in (entropy, margin, least_confidence):
+    _fn.uncertain_picks = True  # picks where the student is least sure: a biased sample of its errors (train._headmix)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from activekd.train import MIX_GRID, VOTES_KEY, MixChoice, Outputs, choose_from_picks, mix_votes
+from activekd.select import get_strategy
+from activekd.train import MIX_GRID, VOTES_KEY, MixChoice, Outputs, choose_mix, mix_votes
 
 from ._store import SessionStore
 
@@ -29,11 +30,17 @@ def pick_evidence(store: SessionStore, r: int) -> tuple[torch.Tensor, torch.Tens
 
 def round_mix(store: SessionStore, r: int, loop, num_classes: int) -> MixChoice:
     """Round ``r``'s mix before any validation search: ``--alpha``/``--beta`` when the search is off, else the
-    choice on the out-of-sample picks (:func:`activekd.train.choose_from_picks`)."""
+    choice on the out-of-sample picks (:func:`activekd.train.choose_mix`, stricter for a strategy whose picks are
+    where the student is least sure)."""
     if not loop.search_alpha_beta:
         return MixChoice(loop.alpha, loop.beta, "fixed")
     votes, labels = pick_evidence(store, r)
-    return choose_from_picks(votes, labels, num_classes)
+    return choose_mix(votes, labels, num_classes, uncertain_picks=uncertain_picks(loop.strategy))
+
+
+def uncertain_picks(strategy: str) -> bool:
+    """Whether ``strategy`` picks where the student is least sure (its picks overrate the CE head)."""
+    return bool(getattr(get_strategy(strategy), "uncertain_picks", False))
 
 
 def with_votes(ids: list[str], outputs: Outputs, suggestions: dict[str, dict]) -> dict[str, dict]:

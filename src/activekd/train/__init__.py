@@ -12,6 +12,7 @@ from ._headmix import (
     VOTES_KEY,
     MixChoice,
     choose_from_picks,
+    choose_mix,
     mix_votes,
     search_alpha_beta,
 )
@@ -29,6 +30,6 @@ from ._trainer import (
 
 __all__ = [
     "apply_crop_flip", "crop_flip_params", "random_crop_flip", "view_params", "ViewTargets", "ImageBank", "KD_MODES", "TrainConfig", "ALPHAS", "BETAS", "LabeledSplit", "evaluate_extra_set", "evaluate_student", "accuracy", "search_alpha_beta",
-    "MIX_GRID", "MIX_SOURCES", "VOTES_KEY", "MixChoice", "choose_from_picks", "mix_votes",
+    "MIX_GRID", "MIX_SOURCES", "VOTES_KEY", "MixChoice", "choose_from_picks", "choose_mix", "mix_votes",
     "DHOLoss", "kl_t", "DrawDigest", "Outputs", "TrainBatchSource", "lr_factor", "num_steps", "predict", "train_student",
 ]
