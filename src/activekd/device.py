@@ -55,8 +55,9 @@ def autocast(device: torch.device, enabled: bool = True):
 
 
 CHANNELS_LAST_DEVICES = frozenset({"cuda", "cpu"})
-"""Where convolutions run faster on channels-last tensors: GPUs, and CPUs through oneDNN (the demo's small-cnn
-round trains 1.4-1.5x faster than in the default layout on 2 cores: ``python bench/cpu_layout.py``)."""
+"""Where convolutions run faster on channels-last tensors: GPUs, and CPUs through oneDNN. Measured on 2 cores with
+``python bench/cpu_layout.py`` (small-cnn, 28 px, the demo's first round, both layouts in the same run): training
+18.6 vs 12.0 steps/s (1.55x), the pool pass 8,595 vs 3,442 images/s (2.50x); step losses agree to 3e-5."""
 
 
 def channels_last(x: Tensor | nn.Module, device: torch.device) -> Tensor | nn.Module:
