@@ -14,8 +14,9 @@ ARGS = ["--rounds", "2", "--budget", "60", "--pool-limit", "300", "--test-limit"
         "--device", "cpu", "--no-progress"]
 
 LOSS_MEAN_TOL = 0.06
-"""Largest mean relative difference between the 1- and 2-process loss curves of a round. The two runs draw the same
-batches in the same order and take the same steps (asserted exactly); what differs is BatchNorm: DDP leaves batch
+"""Largest mean relative difference between the 1- and 2-process loss curves of a round trained on the same labeled
+set. The two runs draw the same batches in the same order and take the same steps (asserted exactly; the draws
+themselves by digest in test_every_rank_draws_the_global_batches_one_process_draws); what differs is BatchNorm: DDP leaves batch
 statistics per process, so each process normalises its half of the batch with its own mean and variance. On this
 slice that moves the curve by 1-3% on average; the tolerance leaves room for other CPUs' rounding."""
 LOSS_POINT_TOL = 0.12
@@ -41,12 +42,23 @@ def runs(tmp_path_factory, cache_dir):
     return one, two
 
 
+def _same_labeled_rounds(runs) -> int:
+    """How many leading rounds trained on the same labeled set in both runs: round 0 always (the initial shots), then
+    each round whose earlier picks all agree. BatchNorm per process moves the students, so later picks may differ,
+    and a round on other labeled images is not a like-for-like loss comparison."""
+    picks = [[p for _, p in _store(r)[0]] for r in runs]
+    same = 1
+    while same < len(picks[0]) and picks[0][same - 1] == picks[1][same - 1]:
+        same += 1
+    return same
+
+
 def test_two_processes_take_the_same_steps_with_close_losses(runs):
     one, two = (_rounds(r) for r in runs)
     # the reference's count on the global batch of 64: repeat · ⌈m / 64⌉ for m = 10, 70, 130
     assert [r["train_steps"] for r in one] == [r["train_steps"] for r in two] == [20, 40, 60]
     assert {r["processes"] for r in one} == {1} and {r["processes"] for r in two} == {2}
-    for a, b in zip(one, two):
+    for a, b in list(zip(one, two))[: _same_labeled_rounds(runs)]:
         rel = [abs(x - y) / x for x, y in zip(a["loss_curve"], b["loss_curve"])]
         assert len(rel) == len(a["loss_curve"]) == len(b["loss_curve"])
         assert sum(rel) / len(rel) < LOSS_MEAN_TOL and max(rel) < LOSS_POINT_TOL, (a["loss_curve"], b["loss_curve"])

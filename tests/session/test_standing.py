@@ -73,7 +73,7 @@ def test_status_json_is_one_strict_document_for_scripts(tmp_path, capsys):
     assert doc["state"] == "waiting-for-labels" and doc["labels"] == 2 and doc["pending_round"] == 0 and doc["missing"] == 2
     assert doc["rounds_trained"] == 1 and doc["rounds_planned"] == 1 and doc["next_round"] is None
     assert doc["rounds"] == [{"round": 0, "status": "awaiting-labels", "picks": 2, "num_labeled": 2, "student_acc": None,
-                              "teacher_acc": 0.8, "alpha": 0.5, "beta": 1.0}]
+                              "teacher_acc": 0.8, "alpha": 0.5, "beta": 1.0, "skipped": 0, "returned_to_pool": 0}]
     assert f"activekd sync {out} --continue" in doc["next"] and doc["advice"]["decision"]
     assert doc["next_file"] is None  # Label Studio: no file to act on
 
