@@ -48,6 +48,14 @@ def suggestions(ids: list[str], student_probs: Tensor, teacher_logits: Tensor | 
     return {i: {"student": a, "teacher": b} for i, a, b in zip(ids, s, t)}
 
 
+def with_pick_data(suggestions: dict[str, dict], ids, key: str, values) -> dict[str, dict]:
+    """``suggestions`` with ``values[n]`` stored under ``key`` beside pick ``ids[n]`` (the other entries kept)."""
+    out = dict(suggestions)
+    for sid, v in zip(ids, values):
+        out[sid] = dict(suggestions.get(sid, {}), **{key: v})
+    return out
+
+
 def request_path(out: Path, r: int) -> Path:
     return out / "to_label" / f"round_{r:03d}.csv"
 

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from activekd.mislabels import THRESHOLD, flag_mislabels
 
+from ._batch import with_pick_data
 from ._store import SessionStore
 from ._thumbnails import PICKS_SHOWN, write_thumbnails
 
@@ -53,11 +54,8 @@ def with_evidence(ids: Sequence[str], student_probs: Tensor | None, teacher_logi
     ``teacher_logits`` ``[k, C]`` (or None), rows in ``ids`` order."""
     parts = {"student": None if student_probs is None else sparse_probs(student_probs),
              "teacher": None if teacher_logits is None else sparse_probs(torch.softmax(teacher_logits.double(), dim=1))}
-    out = dict(suggestions)
-    for n, sid in enumerate(ids):
-        evidence = {m: rows[n] for m, rows in parts.items() if rows is not None}
-        out[sid] = dict(suggestions.get(sid, {}), **{EVIDENCE_KEY: evidence})
-    return out
+    evidence = [{m: rows[n] for m, rows in parts.items() if rows is not None} for n in range(len(ids))]
+    return with_pick_data(suggestions, ids, EVIDENCE_KEY, evidence)
 
 
 @dataclass(frozen=True)
@@ -136,8 +134,6 @@ def _flag(sid: str, y: int, e: dict, class_names: Sequence[str]) -> LikelyMistak
 def recorded_flags(metrics: dict) -> list[LikelyMistake]:
     """The flags a round stored (none for rounds from before flags existed)."""
     return [LikelyMistake.from_dict(d) for d in metrics.get(FLAGS_KEY) or []]
-
-
 
 
 def standing_in(store: SessionStore, metrics: dict) -> list[LikelyMistake]:

@@ -7,6 +7,7 @@ import torch
 from activekd.select import get_strategy
 from activekd.train import MIX_GRID, VOTES_KEY, MixChoice, Outputs, choose_mix, mix_votes
 
+from ._batch import with_pick_data
 from ._store import SessionStore
 
 
@@ -45,5 +46,4 @@ def uncertain_picks(strategy: str) -> bool:
 
 def with_votes(ids: list[str], outputs: Outputs, suggestions: dict[str, dict]) -> dict[str, dict]:
     """``suggestions`` with each picked id's votes under :data:`MIX_GRID` added (``outputs``: the picks', in ``ids`` order)."""
-    votes = mix_votes(outputs.ce, outputs.kd).tolist()
-    return {sid: dict(suggestions.get(sid, {}), **{VOTES_KEY: v}) for sid, v in zip(ids, votes)}
+    return with_pick_data(suggestions, ids, VOTES_KEY, mix_votes(outputs.ce, outputs.kd).tolist())
