@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, Phase, settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n N: one thread per worker (and its subprocesses), not N x cores
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # Property-based (fuzz) tests: `ci` (the default) runs a fixed, derandomized 50 examples per test (the same inputs on
 # every run, no example database); HYPOTHESIS_PROFILE=long runs 5,000 per test, freshly drawn, on purpose.
@@ -37,3 +39,11 @@ def fmnist():
 def cache_dir(tmp_path_factory) -> Path:
     """One cache folder for the whole session, so the stand-in teacher is fitted once."""
     return tmp_path_factory.mktemp("activekd-cache")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``--dist loadgroup``) a test file runs whole on one worker, in order, its module fixtures set up
+    once; every test on the real Label Studio goes to one worker, so the server starts once per session."""
+    for item in items:
+        on_studio = "label_studio" in getattr(item, "fixturenames", ())
+        item.add_marker(pytest.mark.xdist_group("label-studio" if on_studio else item.nodeid.split("::")[0]))

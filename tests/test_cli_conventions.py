@@ -107,12 +107,15 @@ def test_an_offline_vlm_teacher_fails_fast_in_one_line(tmp_path, cache_dir):
     """The hub is a closed port on 127.0.0.1 (no other traffic): no minute of retries, the model and the local-weights advice named."""
     env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
     env.update(HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(tmp_path / "hf"), XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    t = time.monotonic()  # the imports alone, measured in the same test: a loaded machine slows both alike
+    subprocess.run([sys.executable, "-c", "import activekd.cli, open_clip"], check=True, timeout=120, env=env)
+    imports = time.monotonic() - t
     t = time.monotonic()
     r = subprocess.run([sys.executable, "-m", "activekd", "run", "--out", str(tmp_path / "run"), "--cache-dir", str(cache_dir),
                         "--teacher", "openclip:ViT-B-32:laion2b_s34b_b79k", "--pool-limit", "200", "--rounds", "1", "--device", "cpu"],
                        capture_output=True, text=True, timeout=120, env=env)
     elapsed = time.monotonic() - t
-    assert r.returncode == 2 and elapsed < 10, (elapsed, r.stderr)
+    assert r.returncode == 2 and elapsed < imports + 4, (elapsed, imports, r.stderr)
     assert r.stderr.count("\n") == 1 and "ViT-B-32" in r.stderr and "openclip:ViT-B-32:/path/to" in r.stderr
     assert not (tmp_path / "run").exists()
 
