@@ -18,7 +18,7 @@ from conftest import FakeVLM, tiny_dataset  # noqa: E402
 from activekd.config import RunConfig  # noqa: E402
 from activekd.session._compute import RankShare, launch, serve_jobs  # noqa: E402
 from activekd.teachers import TeacherConfig, TeacherContext, create_teacher, register_teacher  # noqa: E402
-from activekd.teachers._embed import BACKBONES  # noqa: E402
+from activekd.backbones import BACKBONES  # noqa: E402
 from activekd.teachers._zeroshot import build_vlm_teacher  # noqa: E402
 
 SEED = 3

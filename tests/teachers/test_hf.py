@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from activekd.backbones import build_transform, describe_processor
 from activekd.teachers import TeacherConfig, TeacherContext, TeacherWeightsError, create_teacher
-from activekd.teachers._hf import build_transform, describe_processor
 
 transformers = pytest.importorskip("transformers")
 

@@ -24,12 +24,7 @@ from torch import Tensor
 
 from activekd.errors import TeacherError
 
-from ._embed import (
-    BACKBONES,
-    TeacherWeightsError,
-    file_identity,
-    use_hub_cache_only_when_offline,
-)
+from ._base import BACKBONES, TeacherWeightsError, file_identity, use_hub_cache_only_when_offline
 
 log = logging.getLogger(__name__)
 

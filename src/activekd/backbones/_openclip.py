@@ -29,19 +29,15 @@ from torch import Tensor
 
 from activekd.errors import TeacherError
 
-from ._embed import (
-    BACKBONES,
-    TeacherWeightsError,
-    file_identity,
-    use_hub_cache_only_when_offline,
-)
+from ._base import BACKBONES, TeacherWeightsError, file_identity, use_hub_cache_only_when_offline
 
 log = logging.getLogger(__name__)
 
 SCHEMAS = ("hf-hub:", "local-dir:")
 
 
-def _open_clip():
+def import_open_clip():
+    """The ``open_clip`` module; without it, an ImportError naming the extra that brings it."""
     try:
         import open_clip
     except ImportError:
@@ -61,7 +57,7 @@ class OpenClipModel:
     """An open_clip model, loaded on first use (see the module docstring for the spec forms)."""
 
     def __init__(self, arg: str | None, *, device: torch.device, seed: int = 0) -> None:
-        oc = _open_clip()
+        oc = import_open_clip()
         if not arg:
             raise TeacherError("openclip teacher needs an architecture: openclip:ARCH[:PRETRAINED], e.g. openclip:ViT-B-32:openai")
         self.arch, self.pretrained = split_arg(arg)
@@ -113,7 +109,7 @@ class OpenClipModel:
                         "predictions are meaningless. Give a tag or a file: openclip:%s:TAG_OR_PATH", self.arch, self.seed, self.arch)
         model = self.create(seed=self.seed)
         try:
-            self._tokenizer = _open_clip().get_tokenizer(self.arch)
+            self._tokenizer = import_open_clip().get_tokenizer(self.arch)
         except Exception as e:  # noqa: BLE001 - a hub / folder tokenizer that cannot be had
             raise self._weights_error(e) from e
         self._model = model.eval()
@@ -132,7 +128,7 @@ class OpenClipModel:
             TeacherWeightsError: the weights (or a schema's config) cannot be had; the message names the
                 model and how to give a local weights file.
         """
-        oc = _open_clip()
+        oc = import_open_clip()
         pretrained = self.pretrained if weights else None
         if pretrained is not None and not os.path.isfile(pretrained):
             use_hub_cache_only_when_offline()

@@ -10,7 +10,7 @@ before normalisation); the CE and KD heads sit on them. The student normalises w
 own mean / std (CLIP's, for CLIP) at the model's own input side, or at ``input_size`` (open_clip
 builds the tower for that side, resizing a ViT's position embedding; transformers interpolates it).
 
-The models are built by the teachers' loaders (``OpenClipModel.create``, ``load_hf_model``), so
+The models are built by the backbones' loaders (``OpenClipModel.create``, ``load_hf_model``), as the teachers' are, so
 weights come the same way: ``pretrained=True`` loads what the spec names and fails fast, in one
 line naming the model and how to give a local path, when the weights cannot be had (``openclip:ARCH``
 with no tag names none: a random tower with a ``PretrainedWeightsWarning``, an error under
@@ -25,6 +25,7 @@ import contextlib
 import torch
 from torch import nn
 
+from activekd.backbones import SCHEMAS, HFModel, OpenClipModel, import_open_clip, load_hf_model, split_arg
 from activekd.errors import StudentError, TeacherError
 
 from ._dual_head import DualHeadStudent
@@ -64,18 +65,14 @@ def _student(tower: nn.Module, num_classes: int, size: int, preprocess: dict) ->
 def _openclip_spec(arg: str, pretrained: bool) -> str:
     """Without weights, drop a weights file from ``ARCH:FILE`` (a checkpoint brings them; the file may be gone),
     but keep a pretrained tag: it may switch on QuickGELU, which changes what the tower computes."""
-    from activekd.teachers._openclip import _open_clip, split_arg
-
     arch, tag = split_arg(arg)
-    if pretrained or tag is None or _open_clip().get_pretrained_cfg(arch, tag):
+    if pretrained or tag is None or import_open_clip().get_pretrained_cfg(arch, tag):
         return arg
     return arch
 
 
 @register_student("openclip")
 def _openclip(arg, num_classes: int, *, pretrained: bool, input_size: int | None) -> DualHeadStudent:
-    from activekd.teachers._openclip import SCHEMAS, OpenClipModel
-
     if not arg:
         raise StudentError("openclip students need an architecture: openclip:ARCH[:PRETRAINED], e.g. openclip:ViT-B-32:openai")
     with _as_student_error():
@@ -114,8 +111,6 @@ class HFImageTower(nn.Module):
 
 @register_student("hf")
 def _hf(arg, num_classes: int, *, pretrained: bool, input_size: int | None) -> DualHeadStudent:
-    from activekd.teachers._hf import HFModel, load_hf_model
-
     if not arg:
         raise StudentError("hf students need a model: hf:MODEL_ID_OR_DIR, e.g. hf:openai/clip-vit-base-patch32")
     with _as_student_error():

@@ -1,10 +1,8 @@
 """Teachers: the protocol, precomputed files, the offline stand-in, and VLM teachers."""
 
-from . import (  # noqa: F401  (registration of the vision-language backbones)
-    _hf,
-    _openclip,
-    _standin,  # noqa: F401  (registration)
-)
+from activekd.backbones import TeacherWeightsError, create_backbone
+
+from . import _standin  # noqa: F401  (registration)
 from ._base import (
     TEACHERS,
     TableTeacher,
@@ -16,14 +14,7 @@ from ._base import (
     list_teachers,
     register_teacher,
 )
-from ._embed import (
-    EmbeddingCache,
-    ImageEmbedder,
-    TeacherWeightsError,
-    create_backbone,
-    embed_dataset,
-    encode_images,
-)
+from ._embed import EmbeddingCache, ImageEmbedder, embed_dataset, encode_images
 from ._fewshot import (
     clap_logits,
     clap_penalty_weights,

@@ -29,7 +29,7 @@ from torch import Tensor
 
 from activekd.errors import TeacherError
 from activekd.registry import Registry
-from activekd.train import lr_factor
+from activekd.schedule import lr_factor
 
 LOGIT_SCALE = 100.0
 """CLIP's learned temperature (exp(4.6052) = 100, the clamp value), used by every VLM teacher."""
@@ -106,7 +106,7 @@ class ClapReferenceSettings:
         return max(1, self.repeat * n // self.batch_size)
 
     def lr_at(self, step: int, total: int) -> float:
-        """``lr · lr_factor(step, total, warmup)``: the student's warm-up + linear decay (``activekd.train.lr_factor``)."""
+        """``lr · lr_factor(step, total, warmup)``: the student's warm-up + linear decay (``activekd.schedule.lr_factor``)."""
         return self.lr * lr_factor(step, total, self.warmup)
 
     def plan(self, n: int, generator: torch.Generator) -> Iterator[tuple[float, Tensor]]:

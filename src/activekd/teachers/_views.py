@@ -13,11 +13,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from activekd.backbones import VisionLanguageModel
 from activekd.data import Dataset, ImageSource
 from activekd.train._augment import RATIO, SCALE, apply_crop_flip, view_params
 
 from ._base import TeacherConfig, TeacherContext
-from ._embed import ImageEmbedder, VisionLanguageModel, digest
+from ._embed import ImageEmbedder, digest
 
 VIEW_RECIPE = 2  # bump when view_params or the cutting below changes meaning (2: torchvision's redraws, not clipping)
 _PROBE = 64  # positions whose parameters go into the cache key, so a changed recipe cannot reuse old embeddings

@@ -1,6 +1,6 @@
 """Vision-language teachers: zero-shot from class names, optionally few-shot (CLAP, Tip-Adapter-F).
 
-Specs ``openclip:ARCH[:PRETRAINED]`` and ``hf:MODEL_ID_OR_DIR`` (see ``_openclip`` / ``_hf``), with
+Specs ``openclip:ARCH[:PRETRAINED]`` and ``hf:MODEL_ID_OR_DIR`` (see :mod:`activekd.backbones`), with
 ``TeacherConfig.few_shot`` = none | clap | tip-adapter-f.
 
 Zero-shot classifier (Radford et al. 2021; open_clip's ``build_zero_shot_classifier``): for each
@@ -26,18 +26,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from activekd._atomic import atomic_path
+from activekd.backbones import VisionLanguageModel, create_backbone
 from activekd.errors import TeacherError
 from activekd.train._augment import view_params
 
 from ._base import TeacherConfig, TeacherContext, register_teacher
-from ._embed import (
-    ImageEmbedder,
-    VisionLanguageModel,
-    create_backbone,
-    digest,
-    encode_texts,
-    slug,
-)
+from ._embed import ImageEmbedder, digest, encode_texts, slug
 from ._fewshot import (
     FEW_SHOT_HEADS,
     LOGIT_SCALE,

@@ -1,5 +1,7 @@
 """DHO losses, the per-round trainer, inference and evaluation."""
 
+from activekd.schedule import lr_factor
+
 from ._augment import apply_crop_flip, crop_flip_params, random_crop_flip, view_params
 from ._bank import ImageBank
 from ._config import KD_MODES, TrainConfig
@@ -22,7 +24,6 @@ from ._trainer import (
     Outputs,
     TrainBatchSource,
     ViewTargets,
-    lr_factor,
     num_steps,
     predict,
     train_student,

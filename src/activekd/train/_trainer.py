@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -23,12 +24,15 @@ from activekd.errors import InputError
 from activekd.heads import mix_heads
 from activekd.parallel import SOLO, ProcessGroup
 from activekd.progress import bar
-from activekd.students import DualHeadStudent
+from activekd.schedule import lr_factor
 
 from ._augment import apply_crop_flip, crop_flip_params
 from ._bank import ImageBank
 from ._config import TrainConfig
 from ._losses import DHOLoss
+
+if TYPE_CHECKING:
+    from activekd.students import DualHeadStudent
 
 
 @dataclass(frozen=True)
@@ -84,14 +88,6 @@ def num_steps(num_labeled: int, cfg: TrainConfig) -> int:
     global batch: a process group trains the same count.
     """
     return cfg.repeat * max(1, math.ceil(num_labeled / cfg.batch_labeled))
-
-
-def lr_factor(step: int, total: int, warmup: float) -> float:
-    """Linear warm-up over ``warmup · total`` steps, then linear decay to 0."""
-    w = int(warmup * total)
-    if step < w:
-        return (step + 1) / w
-    return max(0.0, (total - step) / max(1, total - w))
 
 
 class DrawDigest:
