@@ -352,8 +352,9 @@ def _add_serve_command(sub, common) -> None:
 
 
 def _add_report_commands(sub, common) -> None:
-    from activekd.report._benchmark import BASELINE_LABELS, KD_MODES, SEEDS, STRATEGIES
+    from activekd.report import BASELINE_LABELS, KD_MODES, SEEDS, default_strategies
 
+    grid = default_strategies()
     rp = sub.add_parser("report", parents=[common], help="one self-contained HTML page (and PNGs) comparing runs")
     rp.add_argument("runs", nargs="+", help="run folders (or results.json files); runs differing only in seed are grouped")
     rp.add_argument("--out", default="report.html", help="HTML file to write (default report.html)")
@@ -364,7 +365,7 @@ def _add_report_commands(sub, common) -> None:
     bm = sub.add_parser("benchmark", parents=[common], help="the offline benchmark grid (Fashion-MNIST, stand-in teacher, small-cnn)")
     bm.add_argument("suite", choices=["offline"], help="which benchmark (offline: needs no network)")
     bm.add_argument("--out", required=True, help="folder of the grid: one resumable run folder per cell, then report.html")
-    bm.add_argument("--strategies", nargs="+", default=list(STRATEGIES), help=f"default: {' '.join(STRATEGIES)}")
+    bm.add_argument("--strategies", nargs="+", default=grid, help=f"default: {' '.join(grid)}")
     bm.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), help=f"default: {' '.join(map(str, SEEDS))}")
     bm.add_argument("--kd", nargs="+", default=list(KD_MODES), help=f"default: {' '.join(KD_MODES)}")
     bm.add_argument("--baseline-labels", type=int, default=BASELINE_LABELS,

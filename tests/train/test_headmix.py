@@ -124,7 +124,7 @@ def test_uncertain_picks_need_a_gain_beyond_two_standard_errors():
 
 
 def test_strategies_that_pick_where_the_student_is_unsure_say_so():
-    from activekd.select import get_strategy, list_strategies
+    from activekd.select import list_strategies, strategy_info
 
-    unsure = {s for s in list_strategies() if getattr(get_strategy(s), "uncertain_picks", False)}
+    unsure = {s for s in list_strategies() if strategy_info(s).needs.uncertain_picks}
     assert unsure == {"entropy", "margin", "least-confidence", "badge", "badge-reference", "disagreement"}

@@ -11,7 +11,7 @@ from ._advice import (
     stopping_advice,
 )
 from ._aubc import aubc, common_range
-from ._benchmark import run_offline_benchmark
+from ._benchmark import BASELINE_LABELS, KD_MODES, SEEDS, default_strategies, run_offline_benchmark
 from ._groups import Group, group_runs, mean_curve, mean_std, seed_free_config
 from ._ranks import average_ranks, rank_table
 from ._report import build_report, figures_dir
@@ -22,6 +22,9 @@ from ._table import compare_table
 __all__ = [
     "ADVICE_WINDOW",
     "AGREEMENT_STOP",
+    "BASELINE_LABELS",
+    "KD_MODES",
+    "SEEDS",
     "SLOPE_STOP",
     "TEACHER_DRIFT",
     "Group",
@@ -32,6 +35,7 @@ __all__ = [
     "common_range",
     "compare",
     "compare_table",
+    "default_strategies",
     "figures_dir",
     "group_runs",
     "load_run",

@@ -19,11 +19,18 @@ from ._report import build_report
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = ("random", "entropy", "margin", "coreset", "badge", "typiclust", "pcoreset")  # the issue's grid
 KD_MODES = ("dho",)  # CE-only comes from the baseline: random picks without a teacher, 110 labels and on to 1,000
 SEEDS = (1, 2, 3)
 BASELINE_LABELS = 1000
 BASELINE_ROUNDS = 5
+
+
+def default_strategies() -> list[str]:
+    """The grid's strategies unless told otherwise: those registered with a benchmark place, in its order
+    (:func:`activekd.select.benchmark_strategies`; the selection code is imported only when asked)."""
+    from activekd.select import benchmark_strategies
+
+    return benchmark_strategies()
 
 
 def cell_config(strategy: str, kd: str, seed: int, *, rounds: int, budget: int, shots: int, progress: bool = False,
@@ -83,14 +90,16 @@ def grid_folders(out: Path, strategies: Sequence[str], seeds: Sequence[int], kd_
     return cells + ([Path(out) / f"baseline-random-none-seed{seed}" for seed in seeds] if baseline else [])
 
 
-def run_offline_benchmark(out: Path, *, strategies: Sequence[str] = STRATEGIES, seeds: Sequence[int] = SEEDS,
+def run_offline_benchmark(out: Path, *, strategies: Sequence[str] | None = None, seeds: Sequence[int] = SEEDS,
                           kd_modes: Sequence[str] = KD_MODES, rounds: int = 10, budget: int = 10, shots: int = 1,
                           progress: bool = False, baseline_labels: int | None = BASELINE_LABELS,
                           baseline_rounds: int = BASELINE_ROUNDS, device: str = "auto", cache_dir: str | None = None,
                           pool_limit: int | None = None, test_limit: int | None = None, repeat: int | None = None) -> Path:
     """Run (or resume) the grid ``strategies × kd_modes × seeds`` and the plain-labeling baseline, then write
-    ``OUT/report.html`` over all of them; returns its path. ``baseline_labels=None`` leaves the baseline out;
-    ``pool_limit``, ``test_limit`` and ``repeat`` shrink every run (quick trials and tests)."""
+    ``OUT/report.html`` over all of them; returns its path. ``strategies`` default: :func:`default_strategies`.
+    ``baseline_labels=None`` leaves the baseline out; ``pool_limit``, ``test_limit`` and ``repeat`` shrink every run
+    (quick trials and tests)."""
+    strategies = default_strategies() if strategies is None else strategies
     out = Path(out)
     kw = {"rounds": rounds, "budget": budget, "shots": shots, "progress": progress, "device": device, "cache_dir": cache_dir,
           "pool_limit": pool_limit, "test_limit": test_limit, "repeat": repeat}

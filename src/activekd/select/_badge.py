@@ -43,7 +43,7 @@ from torch import Tensor
 
 from activekd.errors import InputError
 
-from ._base import SelectionInputs, register_strategy
+from ._base import SelectionInputs, StrategyNeeds, register_strategy
 from ._ops import (
     argmax_first,
     check_budget,
@@ -163,11 +163,7 @@ def _lower_d2(d2: Tensor, cand: Tensor, p: int, probs: Tensor, features: Tensor,
     d2[p] = 0.0
 
 
-@register_strategy("badge")
+@register_strategy("badge", needs=StrategyNeeds(features=True, uncertain_picks=True), benchmark=5)
 def badge(inputs: SelectionInputs, budget: int, *, generator: torch.Generator, device: torch.device) -> Tensor:
     """BADGE on the mixed probabilities ``p`` ``[n, C]`` and pooled features ``h`` ``[n, d]``."""
     return badge_kmeanspp(inputs.pool_probs(device), inputs.pool_features.to(device), budget, generator=generator)
-
-
-badge.needs_features = True  # reads the pool features: refused without them
-badge.uncertain_picks = True  # gradient embeddings scale with the student's uncertainty (train._headmix)

@@ -42,7 +42,7 @@ from torch import Tensor
 
 
 from ._badge import check_badge_inputs, residuals
-from ._base import SelectionInputs, register_strategy
+from ._base import SelectionInputs, StrategyNeeds, register_strategy
 from ._ops import argmax_first, check_finite, chunk_rows, fixed_order_sum, row_chunks, serial_chunks
 
 
@@ -93,12 +93,8 @@ def badge_farthest_first(probs: Tensor, features: Tensor, budget: int, *, chunk_
     return torch.tensor(picks, dtype=torch.long, device=device)
 
 
-@register_strategy("badge-reference")
+@register_strategy("badge-reference", needs=StrategyNeeds(features=True, uncertain_picks=True))
 def badge_reference(inputs: SelectionInputs, budget: int, *, generator: torch.Generator, device: torch.device) -> Tensor:
     """The PCoreSet code's BADGE on the mixed probabilities ``p`` ``[n, C]`` and pooled features ``h`` ``[n, d]``
     (deterministic: ``generator`` is not used)."""
     return badge_farthest_first(inputs.pool_probs(device), inputs.pool_features.to(device), budget)
-
-
-badge_reference.needs_features = True  # reads the pool features: refused without them
-badge_reference.uncertain_picks = True  # gradient embeddings scale with the student's uncertainty (train._headmix)

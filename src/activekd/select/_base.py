@@ -3,7 +3,8 @@
 A strategy is a pure function ``fn(inputs, budget, *, generator, device) -> LongTensor`` that
 returns ``budget`` distinct *positions* into the pool (``inputs.pool_ids``), in pick order.
 It never runs a model, prints, does I/O or touches the global RNG. ``select`` maps positions to
-ids and checks the contract.
+ids and checks the contract. What a strategy reads is declared where it is registered
+(:class:`StrategyNeeds`) and read through :func:`strategy_info`, by ``select`` and by the session.
 """
 
 from __future__ import annotations
@@ -155,21 +156,77 @@ class StrategyFn(Protocol):
     ) -> Tensor: ...
 
 
-STRATEGIES: Registry[StrategyFn] = Registry("strategy")
+@dataclass(frozen=True)
+class StrategyNeeds:
+    """What a strategy reads, declared where it is registered; ``select`` and the session act on it.
+
+    Attributes:
+        outputs: reads the student's outputs. ``False`` (``random``): the session skips the pool pass and hands zeros.
+        features: reads ``pool_features`` ``[n, d]``; ``select`` refuses inputs without them (``d == 0``).
+        teacher: reads ``pool_teacher`` ``[n, C]``; ``select`` refuses inputs without it, and a run without a
+            teacher (``--kd none``) is refused before anything is trained.
+        uncertain_picks: picks where the student is least sure, a sample biased towards its errors; the head-mix
+            choice on its picks is stricter (:func:`activekd.train.choose_mix`).
+    """
+
+    outputs: bool = True
+    features: bool = False
+    teacher: bool = False
+    uncertain_picks: bool = False
 
 
-def register_strategy(name: str) -> Callable[[StrategyFn], StrategyFn]:
-    """Decorator: register a strategy function under ``name``."""
-    return STRATEGIES.register(name)
+@dataclass(frozen=True)
+class StrategyInfo:
+    """A registered strategy: its ``name``, its function ``fn``, what it ``needs``, and ``benchmark``, its place in
+    the offline benchmark's default grid (1 = first; ``None``: not in the grid; see :func:`benchmark_strategies`)."""
+
+    name: str
+    fn: StrategyFn
+    needs: StrategyNeeds = StrategyNeeds()
+    benchmark: int | None = None
 
 
-def get_strategy(name: str) -> StrategyFn:
-    """The strategy registered as ``name``; an unknown name raises listing the valid ones."""
+STRATEGIES: Registry[StrategyInfo] = Registry("strategy")
+
+
+def register_strategy(name: str, *, needs: StrategyNeeds = StrategyNeeds(),
+                      benchmark: int | None = None) -> Callable[[StrategyFn], StrategyFn]:
+    """Decorator: register a strategy function under ``name`` with what it ``needs`` (default: the student's
+    outputs only) and its place in the benchmark's default grid (``benchmark``, default: not in it)."""
+
+    def deco(fn: StrategyFn) -> StrategyFn:
+        taken = [i.name for i in _infos() if benchmark is not None and i.benchmark == benchmark and i.name != name]
+        if taken:
+            raise ValueError(f"strategy {name!r}: benchmark place {benchmark} is already {taken[0]!r}'s")
+        STRATEGIES.register(name)(StrategyInfo(name, fn, needs, benchmark))
+        return fn
+
+    return deco
+
+
+def strategy_info(name: str) -> StrategyInfo:
+    """The registration of strategy ``name``; an unknown name raises listing the valid ones."""
     return STRATEGIES.get(name)
 
 
+def get_strategy(name: str) -> StrategyFn:
+    """The strategy function registered as ``name``; an unknown name raises listing the valid ones."""
+    return strategy_info(name).fn
+
+
 def list_strategies() -> list[str]:
+    """Every registered strategy's name, sorted."""
     return STRATEGIES.names()
+
+
+def benchmark_strategies() -> list[str]:
+    """The offline benchmark's default grid: the strategies registered with a ``benchmark`` place, in that order."""
+    grid = [i for i in _infos() if i.benchmark is not None]
+    return [i.name for i in sorted(grid, key=lambda i: i.benchmark)]
+
+
+def _infos() -> list[StrategyInfo]:
+    return [STRATEGIES.get(n) for n in STRATEGIES.names()]
 
 
 def check_budget(inputs: SelectionInputs, budget: int) -> None:
@@ -188,21 +245,31 @@ def select(name: str, inputs: SelectionInputs | None = None, budget: int | None 
     :meth:`SelectionInputs.from_arrays`; ids are then pool positions). Randomness comes only from
     ``generator`` (or a fresh one seeded with ``seed``, default 0), so the same inputs and seed give the
     same ids. Raises ``UnknownNameError`` for an unknown name (listing the valid ones) and
-    ``InputError`` for a budget the pool cannot satisfy or inconsistent inputs.
+    ``InputError`` for a budget the pool cannot satisfy, inconsistent inputs, or inputs without what the strategy
+    needs (:class:`StrategyNeeds`: features, the teacher's logits).
     """
-    fn = get_strategy(name)
+    info = strategy_info(name)
     if inputs is None:
         inputs = SelectionInputs.from_arrays(**arrays)
     elif arrays:
         raise InputError(f"give SelectionInputs or arrays, not both (got {', '.join(sorted(arrays))})")
     check_budget(inputs, budget)
     inputs.validate()
-    if getattr(fn, "needs_features", False) and inputs.pool_features.shape[-1] == 0:
-        raise InputError(f"strategy {name!r} needs the pool's features (features=[n, d])")
+    _check_needs(info, inputs)
     if generator is None:
         generator = torch.Generator().manual_seed(0 if seed is None else seed)
-    pos = fn(inputs, budget, generator=generator, device=torch.device(device))
+    pos = info.fn(inputs, budget, generator=generator, device=torch.device(device))
     pos = pos.detach().to("cpu", torch.long)
     if pos.numel() != budget or torch.unique(pos).numel() != budget:
         raise RuntimeError(f"strategy {name!r} returned {pos.numel()} positions, not {budget} distinct ones")
     return [inputs.pool_ids[i] for i in pos.tolist()]
+
+
+def _check_needs(info: StrategyInfo, inputs: SelectionInputs) -> None:
+    """Refuse ``inputs`` that lack what ``info`` declares it reads."""
+    if info.needs.features and inputs.pool_features.shape[-1] == 0:
+        raise InputError(f"strategy {info.name!r} needs the pool's features (features=[n, d])")
+    if info.needs.teacher and inputs.pool_teacher is None:
+        raise InputError(f"strategy {info.name!r} needs the teacher's logits on the pool (SelectionInputs.pool_teacher, "
+                         "teacher_logits=[n, C]); it is None. Pass the teacher logits, or choose a strategy that does not "
+                         "use the teacher.")

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from activekd.errors import InputError
 
-from ._base import SelectionInputs, register_strategy
+from ._base import SelectionInputs, StrategyNeeds, register_strategy
 from ._ops import top_scores
 
 _P_FLOOR = torch.finfo(torch.float32).tiny
@@ -40,19 +40,11 @@ def teacher_student_kl(teacher_logits: Tensor, student_probs: Tensor) -> Tensor:
     return terms.sum(dim=1)
 
 
-@register_strategy("disagreement")
+@register_strategy("disagreement", needs=StrategyNeeds(teacher=True, uncertain_picks=True))
 def disagreement(inputs: SelectionInputs, budget: int, *, generator: torch.Generator, device: torch.device) -> Tensor:
-    """Largest KL(teacher || student) over the pool; needs ``inputs.pool_teacher`` ``[n, C]``."""
-    if inputs.pool_teacher is None:
-        raise InputError(
-            "strategy 'disagreement' needs the teacher's logits on the pool (SelectionInputs.pool_teacher); "
-            "it is None. Pass the teacher logits, or choose a strategy that does not use the teacher."
-        )
+    """Largest KL(teacher || student) over the pool; reads ``inputs.pool_teacher`` ``[n, C]`` (``select`` refuses
+    inputs without it). Its picks are where the student strays from the teacher: a biased sample (``uncertain_picks``)."""
     scores = torch.empty(inputs.num_pool, dtype=torch.float64, device=device)
     for start, stop, p in inputs.iter_pool_probs(device):
         scores[start:stop] = teacher_student_kl(inputs.pool_teacher[start:stop].to(device), p)
     return top_scores(scores, budget)
-
-
-disagreement.needs_teacher = True  # a run without a teacher (--kd none) cannot use it: refused before anything is trained
-disagreement.uncertain_picks = True  # picks where the student strays from the teacher: a biased sample (train._headmix)

@@ -47,7 +47,7 @@ from torch import Tensor
 
 from activekd.errors import InputError
 
-from ._base import SelectionInputs, register_strategy
+from ._base import SelectionInputs, StrategyNeeds, register_strategy
 from ._ops import (
     argmax_first,
     check_budget,
@@ -234,20 +234,17 @@ def _farthest_from_mean(src: _Points) -> int:
     return int(torch.argmax(dist))
 
 
-@register_strategy("pcoreset")
+@register_strategy("pcoreset", benchmark=7)
 def pcoreset(inputs: SelectionInputs, budget: int, *, generator: torch.Generator, device: torch.device) -> Tensor:
     """PCoreSet (Kang et al., 2025, arXiv 2506.00910): greedy k-center on the mixed probabilities
     ``p`` ``[n, C]``, L2 distance, the labeled set's ``p`` ``[m, C]`` as initial centres."""
     return greedy_k_center(inputs.pool_probs(device), inputs.labeled_probs(device), budget, metric="l2")
 
 
-@register_strategy("coreset")
+@register_strategy("coreset", needs=StrategyNeeds(features=True), benchmark=4)
 def coreset(inputs: SelectionInputs, budget: int, *, generator: torch.Generator, device: torch.device) -> Tensor:
     """Core-Set (Sener & Savarese, 2018, arXiv 1708.00489): greedy k-center on the pooled features
     ``[n, d]``, cosine distance, the labeled features ``[m, d]`` as initial centres."""
     return greedy_k_center(
         inputs.pool_features.to(device), inputs.labeled_feature_matrix(device), budget, metric="cosine"
     )
-
-
-coreset.needs_features = True  # reads the pool features: refused without them

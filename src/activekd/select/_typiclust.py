@@ -33,7 +33,7 @@ from torch import Tensor
 
 from activekd.errors import InputError
 
-from ._base import SelectionInputs, register_strategy
+from ._base import SelectionInputs, StrategyNeeds, register_strategy
 from ._ops import check_budget, check_finite, chunk_rows, row_chunks, sample_proportional
 
 
@@ -190,12 +190,9 @@ def typiclust_select(
     return torch.tensor(picks, dtype=torch.long, device=device)
 
 
-@register_strategy("typiclust")
+@register_strategy("typiclust", needs=StrategyNeeds(features=True), benchmark=6)
 def typiclust(inputs: SelectionInputs, budget: int, *, generator: torch.Generator, device: torch.device) -> Tensor:
     """TypiClust on the pooled features ``[n, d]`` with the labeled features ``[m, d]``."""
     return typiclust_select(
         inputs.pool_features.to(device), inputs.labeled_feature_matrix(device), budget, generator=generator
     )
-
-
-typiclust.needs_features = True  # reads the pool features: refused without them

@@ -17,8 +17,12 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ._base import SelectionInputs, register_strategy
+from ._base import SelectionInputs, StrategyNeeds, register_strategy
 from ._ops import top_scores
+
+
+UNSURE = StrategyNeeds(uncertain_picks=True)
+"""What the score strategies declare: they pick where the student is least sure, a biased sample of its errors."""
 
 
 def entropy_scores(p: Tensor) -> Tensor:
@@ -47,25 +51,21 @@ def _pool_scores(inputs: SelectionInputs, device: torch.device, score: Callable[
     return out
 
 
-@register_strategy("entropy")
+@register_strategy("entropy", needs=UNSURE, benchmark=2)
 def entropy(inputs: SelectionInputs, budget: int, *, generator: torch.Generator, device: torch.device) -> Tensor:
     """Highest predictive entropy of the mixed probabilities."""
     return top_scores(_pool_scores(inputs, device, entropy_scores), budget)
 
 
-@register_strategy("margin")
+@register_strategy("margin", needs=UNSURE, benchmark=3)
 def margin(inputs: SelectionInputs, budget: int, *, generator: torch.Generator, device: torch.device) -> Tensor:
     """Smallest gap between the two most probable classes."""
     return top_scores(_pool_scores(inputs, device, margin_scores), budget)
 
 
-@register_strategy("least-confidence")
+@register_strategy("least-confidence", needs=UNSURE)
 def least_confidence(
     inputs: SelectionInputs, budget: int, *, generator: torch.Generator, device: torch.device
 ) -> Tensor:
     """Lowest top-class probability."""
     return top_scores(_pool_scores(inputs, device, least_confidence_scores), budget)
-
-
-for _fn in (entropy, margin, least_confidence):
-    _fn.uncertain_picks = True  # picks where the student is least sure: a biased sample of its errors (train._headmix)

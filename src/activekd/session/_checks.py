@@ -14,31 +14,28 @@ import numpy as np
 
 from activekd.config import RunConfig
 from activekd.data import UNLABELED, Dataset, k_shot_ids
-from activekd.registry import parse_spec
-from activekd.select import get_strategy
+from activekd.select import strategy_info
 from activekd.students import create_student
+from activekd.teachers import check_few_shot
 from activekd.teachers._fewshot import FEW_SHOT_HEADS
 
 from ._errors import SessionError
 from ._zero_start import starts_without_labels
 
-FIXED_TEACHERS = ("standin", "file")
-
 
 def check_config(config: RunConfig) -> None:
-    """Names and combinations that can never work, and a cache folder that cannot be, found before anything is loaded."""
+    """Names and combinations that can never work (a strategy's declared needs, a few-shot head on a fixed teacher), and a
+    cache folder that cannot be, found before anything is loaded."""
     loop, train = config.loop, config.train
-    fn = get_strategy(loop.strategy)
+    needs = strategy_info(loop.strategy).needs
     _check_student(config)
     if config.teacher.few_shot != "none" and config.teacher.few_shot not in FEW_SHOT_HEADS:
         raise SessionError(f"unknown few-shot method {config.teacher.few_shot!r}; valid: none, {', '.join(FEW_SHOT_HEADS.names())}")
     _check_writable_folder(config.cache_path, "--cache-dir")
-    if getattr(fn, "needs_teacher", False) and not train.uses_teacher:
+    if needs.teacher and not train.uses_teacher:
         raise SessionError(f"strategy {loop.strategy!r} needs a teacher, but --kd none trains without one; "
                            f"use --kd dho or another strategy")
-    if config.teacher.few_shot != "none" and parse_spec(config.teacher.spec)[0] in FIXED_TEACHERS:
-        raise SessionError(f"--few-shot {config.teacher.few_shot} needs a vision-language teacher (openclip:..., hf:...); "
-                           f"{config.teacher.spec!r} gives fixed logits")
+    check_few_shot(config.teacher)
     if starts_without_labels(loop):
         _check_zero_start(config)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from activekd.select import get_strategy
+from activekd.select import strategy_info
 from activekd.train import MIX_GRID, VOTES_KEY, MixChoice, Outputs, choose_mix, mix_votes
 
 from ._batch import with_pick_data
@@ -41,7 +41,7 @@ def round_mix(store: SessionStore, r: int, loop, num_classes: int) -> MixChoice:
 
 def uncertain_picks(strategy: str) -> bool:
     """Whether ``strategy`` picks where the student is least sure (its picks overrate the CE head)."""
-    return bool(getattr(get_strategy(strategy), "uncertain_picks", False))
+    return strategy_info(strategy).needs.uncertain_picks
 
 
 def with_votes(ids: list[str], outputs: Outputs, suggestions: dict[str, dict]) -> dict[str, dict]:

@@ -25,7 +25,7 @@ from activekd import __version__
 from activekd._faults import kill_point
 from activekd.config import RunConfig
 from activekd.data import Dataset
-from activekd.select import SelectionInputs, get_strategy, select
+from activekd.select import SelectionInputs, select, strategy_info
 from activekd.students import DualHeadStudent
 from activekd.students.io import load_student, save_student, student_metadata
 from activekd.train import (
@@ -276,7 +276,7 @@ def pool_pass(session: ActiveSession, student, data: RoundData, metrics: dict) -
     """The student on the unlabeled pool for the agreement signals (added to ``metrics``); returns the outputs when the
     strategy reads them. A strategy that reads none (``random``) gets the signals from a fixed pool sample only."""
     loop = session.config.loop
-    full = getattr(get_strategy(loop.strategy), "needs_outputs", True)
+    full = strategy_info(loop.strategy).needs.outputs
     pos = data.unlabeled_pos if full else agreement_positions(data.unlabeled_pos, session.dataset.split_indices("pool"), loop.seed)
     pool = session.predict(student, pos, "pool inference")
     t_pool = None if data.teacher is None else data.teacher[pos]
@@ -293,7 +293,7 @@ def pick_batch(session: ActiveSession, student, data: RoundData, metrics: dict, 
     budget = cfg.loop.budget
     if budget > len(data.unlabeled_pos):
         raise SessionError(f"budget {budget} is larger than the remaining pool ({len(data.unlabeled_pos)} images)")
-    outputs = getattr(get_strategy(cfg.loop.strategy), "needs_outputs", True)
+    outputs = strategy_info(cfg.loop.strategy).needs.outputs
     if pool is None:
         pool = session.predict(student, data.unlabeled_pos, "pool inference") if outputs else _zeros(len(data.unlabeled_pos), student)
     po = pool

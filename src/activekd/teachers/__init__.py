@@ -9,10 +9,13 @@ from ._base import (
     Teacher,
     TeacherConfig,
     TeacherContext,
+    TeacherInfo,
     ViewTeacher,
+    check_few_shot,
     create_teacher,
     list_teachers,
     register_teacher,
+    teacher_info,
 )
 from ._embed import EmbeddingCache, ImageEmbedder, embed_dataset, encode_images
 from ._fewshot import (
@@ -29,8 +32,8 @@ from ._views import crop_views
 from ._zeroshot import VLMTeacher, text_classifier, zero_shot_classifier
 
 __all__ = [
-    "TEACHERS", "TableTeacher", "Teacher", "TeacherConfig", "TeacherContext", "ViewTeacher", "create_teacher", "list_teachers",
-    "register_teacher", "TeacherFileError", "load_teacher_file",
+    "TEACHERS", "TableTeacher", "Teacher", "TeacherConfig", "TeacherContext", "TeacherInfo", "ViewTeacher", "check_few_shot",
+    "create_teacher", "list_teachers", "register_teacher", "teacher_info", "TeacherFileError", "load_teacher_file",
     "EmbeddingCache", "ImageEmbedder", "TeacherWeightsError", "create_backbone", "embed_dataset", "encode_images",
     "crop_views",
     "clap_logits", "clap_penalty_weights", "fit_clap", "fit_tip_adapter_f", "tip_adapter_logits", "zero_shot_logits",

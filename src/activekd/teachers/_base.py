@@ -2,7 +2,9 @@
 
 A teacher gives logits for sample ids. Fixed teachers (precomputed file, stand-in, VLM zero-shot)
 ignore ``fit``; few-shot teachers (CLAP, Tip-Adapter-F) refit on the labeled set after each round.
-The session computes a teacher's logits once per fit and caches them, never per training step.
+A teacher kind declares at registration whether it takes a few-shot head (:class:`TeacherInfo`,
+read through :func:`teacher_info`). The session computes a teacher's logits once per fit and caches
+them, never per training step.
 """
 
 from __future__ import annotations
@@ -97,21 +99,51 @@ class TeacherContext:
 
 
 TeacherFactory = Callable[[str | None, TeacherConfig, TeacherContext], Teacher]
-TEACHERS: Registry[TeacherFactory] = Registry("teacher")
 
 
-def register_teacher(kind: str) -> Callable[[TeacherFactory], TeacherFactory]:
-    """Register a factory for specs ``KIND`` or ``KIND:ARG``; it receives ``ARG`` (or None)."""
-    return TEACHERS.register(kind)
+@dataclass(frozen=True)
+class TeacherInfo:
+    """A registered teacher kind: the spec's ``kind`` (``openclip`` in ``openclip:ViT-B-32``), the ``factory`` that
+    builds it from ``(ARG, TeacherConfig, TeacherContext)``, and ``few_shot``: whether it takes a few-shot head
+    (``--few-shot``) refitted on the labels, its teachers then ``adaptive``; ``False``: fixed logits (file, stand-in)."""
+
+    kind: str
+    factory: TeacherFactory
+    few_shot: bool = False
+
+
+TEACHERS: Registry[TeacherInfo] = Registry("teacher")
+
+
+def register_teacher(kind: str, *, few_shot: bool = False) -> Callable[[TeacherFactory], TeacherFactory]:
+    """Register a factory for specs ``KIND`` or ``KIND:ARG``; it receives ``ARG`` (or None). ``few_shot``: the kind
+    takes a few-shot head (default: it gives fixed logits, and ``--few-shot`` is refused)."""
+
+    def deco(factory: TeacherFactory) -> TeacherFactory:
+        TEACHERS.register(kind)(TeacherInfo(kind, factory, few_shot))
+        return factory
+
+    return deco
+
+
+def teacher_info(spec: str) -> TeacherInfo:
+    """The registration of the kind named by ``spec`` (``KIND`` or ``KIND:ARG``); an unknown kind raises listing the
+    valid ones."""
+    return TEACHERS.get(parse_spec(spec)[0])
+
+
+def check_few_shot(config: TeacherConfig) -> None:
+    """Refuse ``config.few_shot`` for a teacher kind that gives fixed logits, before anything is built or loaded."""
+    if config.few_shot != "none" and not teacher_info(config.spec).few_shot:
+        raise TeacherError(f"--few-shot {config.few_shot} needs a vision-language teacher (openclip:..., hf:...); "
+                           f"{config.spec!r} gives fixed logits")
 
 
 def create_teacher(config: TeacherConfig, ctx: TeacherContext) -> Teacher:
-    """Build the teacher named by ``config.spec``; an unknown kind raises listing the valid ones."""
-    kind, arg = parse_spec(config.spec)
-    teacher = TEACHERS.get(kind)(arg, config, ctx)
-    if config.few_shot != "none" and not teacher.adaptive:
-        raise TeacherError(f"--few-shot {config.few_shot} needs a vision-language teacher (openclip:..., hf:...); "
-                         f"{config.spec!r} gives fixed logits")
+    """Build the teacher named by ``config.spec``; an unknown kind raises listing the valid ones, ``--few-shot`` on a
+    fixed kind is refused (:func:`check_few_shot`)."""
+    check_few_shot(config)
+    teacher = teacher_info(config.spec).factory(parse_spec(config.spec)[1], config, ctx)
     if config.views and not isinstance(teacher, ViewTeacher):
         log.warning("teacher %s has no augmented views (--views %d ignored): its per-image logits serve every crop",
                     config.spec, config.views)

@@ -171,11 +171,11 @@ def build_vlm_teacher(config: TeacherConfig, ctx: TeacherContext) -> VLMTeacher:
     return VLMTeacher(name, embedder, classifier, head, device=device, seed=ctx.seed, views=views)
 
 
-@register_teacher("openclip")
+@register_teacher("openclip", few_shot=True)
 def _openclip_teacher(arg: str | None, config: TeacherConfig, ctx: TeacherContext) -> VLMTeacher:
     return build_vlm_teacher(config, ctx)
 
 
-@register_teacher("hf")
+@register_teacher("hf", few_shot=True)
 def _hf_teacher(arg: str | None, config: TeacherConfig, ctx: TeacherContext) -> VLMTeacher:
     return build_vlm_teacher(config, ctx)
