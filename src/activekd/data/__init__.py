@@ -9,10 +9,10 @@ from ._base import (
     k_shot_ids,
     limit_split,
 )
-from ._coop import COOP_DATASETS, list_coop_datasets, load_coop
+from ._coop import COOP_DATASETS, coop_info, list_coop_datasets, load_coop
 from ._registry import DATASETS, create_dataset, list_datasets
 
 __all__ = [
     "SPLITS", "UNLABELED", "ArraySource", "Dataset", "ImageSource", "k_shot_ids", "limit_split",
-    "DATASETS", "create_dataset", "list_datasets", "COOP_DATASETS", "list_coop_datasets", "load_coop",
+    "DATASETS", "create_dataset", "list_datasets", "COOP_DATASETS", "coop_info", "list_coop_datasets", "load_coop",
 ]

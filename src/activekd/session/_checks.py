@@ -17,7 +17,6 @@ from activekd.data import UNLABELED, Dataset, k_shot_ids
 from activekd.select import strategy_info
 from activekd.students import create_student
 from activekd.teachers import check_few_shot
-from activekd.teachers._fewshot import FEW_SHOT_HEADS
 
 from ._errors import SessionError
 from ._zero_start import starts_without_labels
@@ -29,13 +28,11 @@ def check_config(config: RunConfig) -> None:
     loop, train = config.loop, config.train
     needs = strategy_info(loop.strategy).needs
     _check_student(config)
-    if config.teacher.few_shot != "none" and config.teacher.few_shot not in FEW_SHOT_HEADS:
-        raise SessionError(f"unknown few-shot method {config.teacher.few_shot!r}; valid: none, {', '.join(FEW_SHOT_HEADS.names())}")
+    check_few_shot(config.teacher)
     _check_writable_folder(config.cache_path, "--cache-dir")
     if needs.teacher and not train.uses_teacher:
         raise SessionError(f"strategy {loop.strategy!r} needs a teacher, but --kd none trains without one; "
                            f"use --kd dho or another strategy")
-    check_few_shot(config.teacher)
     if starts_without_labels(loop):
         _check_zero_start(config)
 

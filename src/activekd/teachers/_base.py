@@ -22,7 +22,7 @@ from activekd.data import Dataset
 from activekd.errors import TeacherError, UnknownIdError
 from activekd.registry import Registry, parse_spec
 
-from ._fewshot import check_recipe
+from ._fewshot import check_few_shot_method, check_recipe
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,9 @@ def teacher_info(spec: str) -> TeacherInfo:
 
 
 def check_few_shot(config: TeacherConfig) -> None:
-    """Refuse ``config.few_shot`` for a teacher kind that gives fixed logits, before anything is built or loaded."""
+    """Refuse an unknown ``config.few_shot``, or one for a teacher kind that gives fixed logits, before anything is built
+    or loaded."""
+    check_few_shot_method(config.few_shot)
     if config.few_shot != "none" and not teacher_info(config.spec).few_shot:
         raise TeacherError(f"--few-shot {config.few_shot} needs a vision-language teacher (openclip:..., hf:...); "
                            f"{config.spec!r} gives fixed logits")

@@ -229,6 +229,12 @@ FEW_SHOT_RECIPES.register("published")({"clap": (ClapSettings, "epochs"), "tip-a
 FEW_SHOT_RECIPES.register("reference")({"clap": (ClapReferenceSettings, "repeat")})
 
 
+def check_few_shot_method(method: str) -> None:
+    """Raise unless ``method`` is "none" or a registered few-shot head."""
+    if method != "none" and method not in FEW_SHOT_HEADS:
+        raise TeacherError(f"unknown few-shot method {method!r}; valid: none, {', '.join(FEW_SHOT_HEADS.names())}")
+
+
 def check_recipe(recipe: str, method: str) -> None:
     """Raise unless ``recipe`` is known and (``method`` "none" aside) covers ``method``."""
     methods = FEW_SHOT_RECIPES.get(recipe)

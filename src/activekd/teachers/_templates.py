@@ -22,7 +22,7 @@ from typing import Sequence
 
 from activekd._parsers import parse_json, read_text
 from activekd.data import Dataset
-from activekd.data._coop import coop_info, list_coop_datasets
+from activekd.data import coop_info, list_coop_datasets
 from activekd.errors import TeacherError
 
 SIMPLE_TEMPLATE = "a photo of a {}."

@@ -15,7 +15,7 @@ from PIL import Image
 
 from activekd.backbones import VisionLanguageModel
 from activekd.data import Dataset, ImageSource
-from activekd.train._augment import RATIO, SCALE, apply_crop_flip, view_params
+from activekd.train import CROP_RATIO, CROP_SCALE, apply_crop_flip, view_params
 
 from ._base import TeacherConfig, TeacherContext
 from ._embed import ImageEmbedder, digest
@@ -30,7 +30,7 @@ class CropView:
     def __init__(self, images: ImageSource, seed: int, k: int, views: int) -> None:
         self.images, self.seed, self.k, self.views = images, seed, k, views
         probe = view_params(seed, np.arange(_PROBE), views)[:, k]
-        self.meta = {"recipe": VIEW_RECIPE, "seed": seed, "view": k, "scale": list(SCALE), "ratio": [round(r, 6) for r in RATIO],
+        self.meta = {"recipe": VIEW_RECIPE, "seed": seed, "view": k, "scale": list(CROP_SCALE), "ratio": [round(r, 6) for r in CROP_RATIO],
                      "flip": True, "source_size": list(images.size), "probe": digest(probe.numpy().round(6).tolist())}
 
     def __call__(self, position: int) -> Image.Image:

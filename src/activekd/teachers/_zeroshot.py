@@ -28,12 +28,11 @@ from torch import Tensor
 from activekd._atomic import atomic_path
 from activekd.backbones import VisionLanguageModel, create_backbone
 from activekd.errors import TeacherError
-from activekd.train._augment import view_params
+from activekd.train import view_params
 
 from ._base import TeacherConfig, TeacherContext, register_teacher
 from ._embed import ImageEmbedder, digest, encode_texts, slug
 from ._fewshot import (
-    FEW_SHOT_HEADS,
     LOGIT_SCALE,
     FewShotHead,
     create_head,
@@ -152,8 +151,6 @@ def build_vlm_teacher(config: TeacherConfig, ctx: TeacherContext) -> VLMTeacher:
     """The VLM teacher ``config`` describes, for ``ctx.dataset`` (see the module docstring)."""
     ds = ctx.dataset
     device = torch.device(ctx.device)
-    if config.few_shot != "none" and config.few_shot not in FEW_SHOT_HEADS:
-        raise TeacherError(f"unknown few-shot method {config.few_shot!r}; valid: none, {', '.join(FEW_SHOT_HEADS.names())}")
     names = load_class_renames(config.class_renames, ds.class_names)
     templates = resolve_templates(config.templates, ds)
     model = create_backbone(config.spec, device=device, seed=ctx.seed)

@@ -28,21 +28,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-SCALE = (0.5, 1.0)
-RATIO = (3 / 4, 4 / 3)
+CROP_SCALE = (0.5, 1.0)
+CROP_RATIO = (3 / 4, 4 / 3)
 TRIES = 10  # torchvision's RandomResizedCrop.get_params
 _DRAWS = 2 * TRIES + 3  # uniforms per crop: TRIES areas, TRIES log aspects, x, y, flip
 
 
-def random_crop_flip(x: Tensor, generator: torch.Generator, *, scale: tuple[float, float] = SCALE,
-                     ratio: tuple[float, float] = RATIO, flip: bool = True) -> Tensor:
+def random_crop_flip(x: Tensor, generator: torch.Generator, *, scale: tuple[float, float] = CROP_SCALE,
+                     ratio: tuple[float, float] = CROP_RATIO, flip: bool = True) -> Tensor:
     """Augment a float batch ``[B, C, H, W]`` with one ``grid_sample`` call (crops of :func:`crop_flip_params`,
     resized back to ``H × W``). Random numbers come from ``generator`` (CPU), so results do not depend on the device."""
     return apply_crop_flip(x, crop_flip_params(x.shape[0], generator, scale=scale, ratio=ratio, flip=flip))
 
 
-def crop_flip_params(b: int, generator: torch.Generator, *, scale: tuple[float, float] = SCALE,
-                     ratio: tuple[float, float] = RATIO, flip: bool = True) -> Tensor:
+def crop_flip_params(b: int, generator: torch.Generator, *, scale: tuple[float, float] = CROP_SCALE,
+                     ratio: tuple[float, float] = CROP_RATIO, flip: bool = True) -> Tensor:
     """The affine maps ``[b, 2, 3]`` of ``b`` random crops (see the module docstring): drawn for a whole batch, so
     that processes sharing a batch can each apply their rows and draw exactly what one process would."""
     return theta_from_uniforms(torch.rand(b, _DRAWS, generator=generator, dtype=torch.float64), scale, ratio, flip)
@@ -70,8 +70,8 @@ def theta_from_uniforms(u: Tensor, scale: tuple[float, float], ratio: tuple[floa
     return torch.stack([torch.stack([sx, zero, tx], -1), torch.stack([zero, h, ty], -1)], -2).float()
 
 
-def view_params(seed: int, positions: Tensor | np.ndarray, views: int, *, scale: tuple[float, float] = SCALE,
-                ratio: tuple[float, float] = RATIO, flip: bool = True) -> Tensor:
+def view_params(seed: int, positions: Tensor | np.ndarray, views: int, *, scale: tuple[float, float] = CROP_SCALE,
+                ratio: tuple[float, float] = CROP_RATIO, flip: bool = True) -> Tensor:
     """The fixed views ``[n, views, 2, 3]`` of the images at dataset ``positions`` ``[n]``.
 
     View ``k`` of position ``p`` depends on ``(seed, p, k)`` only (a SplitMix64 hash gives its uniforms), not on
