@@ -164,6 +164,59 @@ def arrows_up(g: dict[str, set[str]], stack: list[list[str]]) -> list[tuple[str,
     return sorted((a, b) for a, ts in g.items() for b in ts if floor.get(b, top) >= floor.get(a, top))
 
 
+def _private_owner(name: str) -> str | None:
+    """The package that owns ``name``'s first private part (``activekd.session`` for ``activekd.session._batch.x``),
+    None when no part is private (dunders such as ``__version__`` are public)."""
+    parts = name.split(".")
+    for i, part in enumerate(parts[1:], start=1):
+        if part.startswith("_") and not part.startswith("__"):
+            return ".".join(parts[:i])
+    return None
+
+
+def private_imports(src: Path = SRC) -> list[str]:
+    """``"file: name"`` for each private name imported from outside the package that owns it (``activekd._atomic`` is
+    the root package's own, so every file may import it; ``activekd.session._batch`` only files of ``session``)."""
+    out = []
+    for path in files(src):
+        module = _module_name(path, src)
+        for name in sorted(imports(path, src)):
+            owner = _private_owner(name) if name.startswith(ROOT + ".") else None
+            if owner is not None and module != owner and not module.startswith(owner + "."):
+                out.append(f"{path.relative_to(src)}: {'.'.join(name.split('.')[:owner.count('.') + 2])}")
+    return sorted(set(out))
+
+
+def _uses(tree: ast.AST) -> tuple[set[str], set[str]]:
+    """``(names read in this file, names used from anywhere)``: the second holds attributes (``x.name``), imported
+    names and identifier strings (``__all__``, ``getattr``), which may reach another file's function."""
+    local, shared = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store):
+            local.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            shared.add(node.attr)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            shared.update(a.name.rpartition(".")[2] for a in node.names)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+            shared.add(node.value)
+    return local, shared
+
+
+def unreferenced_functions(src: Path = SRC, elsewhere: tuple[Path, ...] = ()) -> list[str]:
+    """``"file:line name"`` for each function or method that nothing uses: not read by name in its own file, not
+    imported, reached as an attribute or named in a string in ``src`` or in the files under ``elsewhere``. Dunders and
+    decorated functions (registered, routed, properties) are used by their framework and left out."""
+    local, shared = {}, set()
+    for path in [*files(src), *(p for root in elsewhere for p in sorted(root.rglob("*.py")))]:
+        names, reach = _uses(ast.parse(path.read_text()))
+        local[path] = names
+        shared |= reach
+    return [f"{path}:{node.lineno} {node.name}" for path, node in definitions((ast.FunctionDef, ast.AsyncFunctionDef), src)
+            if not node.decorator_list and not (node.name.startswith("__") and node.name.endswith("__"))
+            and node.name not in shared and node.name not in local[src / path]]
+
+
 def _largest(kind, src: Path) -> str:
     path, node = max(definitions(kind, src), key=lambda pn: (length(pn[1]), str(pn[0])))
     return f"{path}:{node.lineno} {node.name} ({length(node)} lines)"
@@ -180,6 +233,8 @@ def numbers(src: Path = SRC) -> dict:
         "floors": len(stack),
         "arrows_up": [f"{a} -> {b}" for a, b in arrows_up(g, stack)],
         "loops": loops(g),
+        "private_imports": private_imports(src),
+        "unreferenced_functions": unreferenced_functions(src),
         "largest_class": _largest(ast.ClassDef, src),
         "largest_function": _largest((ast.FunctionDef, ast.AsyncFunctionDef), src),
         "floor_plan": stack,
@@ -199,6 +254,8 @@ def main() -> None:
         print(f"{key:17} {n[key]}")
     print(f"{'arrows up':17} {len(n['arrows_up'])}  {', '.join(n['arrows_up'])}".rstrip())
     print(f"{'loops':17} {len(n['loops'])}  {'; '.join(' <-> '.join(group) for group in n['loops'])}".rstrip())
+    print(f"{'private imports':17} {len(n['private_imports'])}  {', '.join(n['private_imports'])}".rstrip())
+    print(f"{'unreferenced':17} {len(n['unreferenced_functions'])}  {', '.join(n['unreferenced_functions'])}".rstrip())
     print(f"{'largest class':17} {n['largest_class']}")
     print(f"{'largest function':17} {n['largest_function']}")
     for i, rs in reversed(list(enumerate(n["floor_plan"]))):

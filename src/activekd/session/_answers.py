@@ -13,7 +13,7 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from activekd._parsers import csv_errors
 
@@ -95,14 +95,15 @@ def class_index(answer: Answer, class_names: Sequence[str]) -> int:
     raise AnswerError(f"{answer.where}: unknown class {answer.label!r}; valid: {', '.join(class_names)}")
 
 
-def plan_changes(answers: Sequence[Answer], *, class_names: Sequence[str], known: set[str] | frozenset,
+def plan_changes(answers: Sequence[Answer], *, class_names: Sequence[str], known: Callable[[str], bool],
                  current: dict[str, int], open_batch: set[str], relabel: bool) -> tuple[list[LabelChange], int]:
-    """Check ``answers`` against the run; returns ``(changes, unchanged)``. Raises :class:`AnswerError` on the first problem."""
+    """Check ``answers`` against the run (``known(id)``: the dataset has the image); returns ``(changes, unchanged)``.
+    Raises :class:`AnswerError` on the first problem."""
     seen: dict[str, int] = {}
     changes: list[LabelChange] = []
     unchanged = 0
     for a in answers:
-        if a.sample_id not in known:
+        if not known(a.sample_id):
             raise AnswerError(f"{a.where}: unknown sample id {a.sample_id!r}")
         y = class_index(a, class_names)
         if a.sample_id in seen:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
 from activekd.config import RunConfig
 from activekd.data import UNLABELED, Dataset, k_shot_ids
 from activekd.select import strategy_info
@@ -135,7 +133,3 @@ def check_budget(config: RunConfig, ds: Dataset, num_labeled: int, first_round: 
     if need > remaining:
         raise SessionError(f"budget {config.loop.budget} × {config.loop.rounds - first_round} round(s) = {need} labels, but the pool has "
                            f"only {remaining} unlabeled images after the {num_labeled} labeled; lower --budget or --rounds")
-
-
-def labeled_count(ds: Dataset, labeled: list[tuple[str, int]]) -> int:
-    return int(np.isin(ds.index_of([i for i, _ in labeled]), ds.split_indices("pool")).sum())

@@ -77,7 +77,7 @@ def apply_answers(session, rows: list[Answer], *, relabel: bool, kind: str, orig
     pending = store.pending_round()
     current = dict(store.labels())
     batch = set(open_ids) if open_ids is not None else set(pending.picks) if pending else set()
-    changes, unchanged = plan_changes(rows, class_names=ds.class_names, known=_known(session), current=current,
+    changes, unchanged = plan_changes(rows, class_names=ds.class_names, known=ds.has, current=current,
                                       open_batch=batch, relabel=relabel)
     if not changes:
         missing = len([p for p in pending.picks if p not in current]) if pending else 0
@@ -94,12 +94,6 @@ def _corrected_from(store, changes) -> tuple[tuple[str, int], ...]:
     rounds = {r["id"]: r["round"] for r in store.label_rows()} if any(c.old is not None for c in changes) else {}
     counts = Counter(rounds[c.sample_id] for c in changes if c.old is not None)
     return tuple((label_batch(r), n) for r, n in sorted(counts.items()))
-
-
-def _known(session) -> frozenset:
-    if not hasattr(session, "_known_ids"):
-        session._known_ids = frozenset(session.dataset.ids)
-    return session._known_ids
 
 
 def sync(session, *, relabel: bool, close: bool = False) -> LabelReport:
