@@ -6,8 +6,9 @@ the images come again mirrored, so every file differs), plus --broken truncated 
 
 1. a plain PIL decode loop over the same files (``Image.open(p).convert("RGB")``): the reference decode rate;
 2. the first ``activekd run`` (in this process, a fresh cache and run folder; human oracle, 1 shot per class, small-cnn):
-   start to its first training step, the image check's rate (images/s, from the check's own clock), and the whole
-   command (round 0 trains, then picks 10 of the pool);
+   start to its first training step, the image check's rate (images/s, from the check's own clock; a first check
+   squares each image into the pixel cache as it decodes it, so no second decode follows), and the whole command
+   (round 0 trains, then picks 10 of the pool);
 3. each as its own process, as a user types it: ``status``, ``resume`` with nothing to do (waiting for labels),
    ``label`` of the 10-row answer CSV, ``export`` (onnx); beside them ``activekd --version`` (interpreter and import).
    Target: each of these within 3 s plus its own work.
@@ -78,9 +79,9 @@ def first_run(args, folder: Path, teacher: Path) -> dict:
     seen: dict = {}
     readable, draw = files.readable, trainer._Sampler.next
 
-    def timed_readable(paths, file):
+    def timed_readable(paths, *rest):
         t = time.perf_counter()
-        out = readable(paths, file)
+        out = readable(paths, *rest)
         seen.setdefault("check_s", time.perf_counter() - t)
         seen.setdefault("checked", len(paths))
         return out

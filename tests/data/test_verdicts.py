@@ -24,13 +24,13 @@ def _jpeg(path, color, *, mtime_ns=PAST_NS):
 
 @pytest.fixture
 def decodes(monkeypatch):
-    """The paths the check decodes, in order."""
+    """The paths the check decodes, in order (also a first check's, which squares as it decodes)."""
     seen: list[str] = []
     real = verdicts.decodes
 
-    def counting(path):
+    def counting(path, then=None):
         seen.append(os.path.basename(path))
-        return real(path)
+        return real(path, then)
 
     monkeypatch.setattr(verdicts, "decodes", counting)
     return seen
@@ -107,13 +107,25 @@ def test_a_file_modified_just_now_keeps_no_verdict(tmp_path, decodes):
     decodes.clear()
     _load(root, tmp_path / "cache")
     assert decodes == ["new.jpg"]
-    assert set(verdicts.read_verdicts(_verdict_file(root, tmp_path / "cache"))) == {str(root / "a" / "old.jpg")}
+    assert json.loads(_verdict_file(root, tmp_path / "cache").read_bytes())["paths"] == [str(root / "a" / "old.jpg")]
 
 
 @pytest.mark.parametrize("content", [
     b"{not json", b"\xff\xfe", b"[]", b'{"version": 99, "files": {}}', b'{"version": 1, "files": []}',
     b'{"version": 1, "files": {"x": [1, 2]}}', b'{"version": 1, "files": {"x": [1, -2, true]}}',
     b'{"version": 1, "files": {"x": [1, 2, 1]}}', b'{"version": 1, "files": {"x": ["1", 2, true]}}',
+    b'{"version": 1, "files": {"x": [1, 2, true]}}',  # the previous version's layout
+    b'{"version": 2}', b'{"version": 2, "paths": ["x"], "sizes": [1], "mtimes": [2]}',
+    b'{"version": 2, "paths": "x", "sizes": [1], "mtimes": [2], "ok": [true]}',
+    b'{"version": 2, "paths": ["x"], "sizes": [1, 3], "mtimes": [2], "ok": [true]}',
+    b'{"version": 2, "paths": ["x"], "sizes": [1], "mtimes": [-2], "ok": [true]}',
+    b'{"version": 2, "paths": ["x"], "sizes": [-1], "mtimes": [2], "ok": [true]}',
+    b'{"version": 2, "paths": ["x"], "sizes": [true], "mtimes": [2], "ok": [true]}',
+    b'{"version": 2, "paths": ["x"], "sizes": ["1"], "mtimes": [2], "ok": [true]}',
+    b'{"version": 2, "paths": ["x"], "sizes": [1.0], "mtimes": [2], "ok": [true]}',
+    b'{"version": 2, "paths": ["x"], "sizes": [1], "mtimes": [2], "ok": [1]}',
+    b'{"version": 2, "paths": [3], "sizes": [1], "mtimes": [2], "ok": [true]}',
+    b'{"version": 2, "paths": ["x", "x"], "sizes": [1, 1], "mtimes": [2, 2], "ok": [true, false]}',
 ])
 def test_a_bad_verdict_file_is_ignored_and_rebuilt(folder, tmp_path, decodes, caplog, content):
     cache = tmp_path / "cache"

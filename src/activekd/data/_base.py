@@ -99,12 +99,12 @@ class Dataset:
         self.splits = np.asarray(self.splits, dtype=object)
         if self.labels.shape != (n,) or self.splits.shape != (n,):
             raise DataError(f"ids, labels and splits must have one entry per sample ({n})")
-        bad = set(np.unique(self.splits).tolist()) - set(SPLITS)
+        bad = set(self.splits.tolist()) - set(SPLITS)
         if bad:
             raise DataError(f"unknown split names {sorted(bad)}; valid: {', '.join(SPLITS)}")
         if n and (self.labels.max(initial=-1) >= len(self.class_names) or self.labels.min(initial=0) < UNLABELED):
             raise DataError("labels out of range of class_names")
-        self._index = {sid: i for i, sid in enumerate(self.ids)}
+        self._index = dict(zip(self.ids, range(n)))
         if len(self._index) != n:
             raise DataError("sample ids must be unique")
 

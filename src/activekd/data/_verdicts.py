@@ -2,11 +2,12 @@
 
 A full decode of every image catches truncated files, but on a big folder it costs minutes, and every
 command that opens a run loads its dataset. So each file's verdict is kept in the dataset cache
-(``CACHE/checks/<key>.json``, one file per folder or CSV) against the file's size and modification time: a
-later load stats the files and decodes only those that are new or changed. A verdict file that cannot be
-read, is of another version or holds an entry of the wrong shape is ignored and rebuilt, never trusted.
-A file modified within :data:`RACY_S` of its check keeps no verdict (a same-size rewrite within the
-file system's timestamp granularity would go unseen), so it is checked again next time.
+(``CACHE/checks/<key>.json``, one file per folder or CSV, held as columns: paths, sizes, mtimes, verdicts)
+against the file's size and modification time: a later load stats the files and decodes only those that are
+new or changed. A verdict file that cannot be read, is of another version or holds an entry of the wrong
+shape is ignored and rebuilt, never trusted. A file modified within :data:`RACY_S` of its check keeps no
+verdict (a same-size rewrite within the file system's timestamp granularity would go unseen), so it is
+checked again next time.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Callable
 
 from PIL import Image, UnidentifiedImageError
 
@@ -25,22 +27,35 @@ from activekd.progress import bar
 
 log = logging.getLogger(__name__)
 
-VERSION = 1
+VERSION = 2
 RACY_S = 2.0
 """A file whose mtime is this close to its check (or later) gets no cached verdict."""
 
 Stamp = tuple[int, int]  # (size, mtime_ns)
+Verdicts = dict[str, tuple[Stamp, bool]]  # path -> (stamp, decodes)
+COLUMNS = (("paths", str), ("sizes", int), ("mtimes", int), ("ok", bool))
+"""A verdict file's columns (one entry per file) and the type of their entries."""
+_UNKNOWN = (None, None)
 
 
-def decodes(path: str) -> bool:
-    """Decode the whole file (``verify()`` misses truncated JPEGs); JPEGs decode at reduced scale, which still reads every byte."""
+def decodes(path: str, then: Callable[[Image.Image], object] | None = None) -> bool:
+    """Decode the whole file (``verify()`` misses truncated JPEGs); JPEGs decode at reduced scale, which still reads every
+    byte. ``then``: hand the opened image to ``then`` instead, which decodes it in full (its errors count as the file's)."""
     try:
         with Image.open(path) as im:
+            if then is not None:
+                then(im)
+                return True
             im.draft(im.mode, (64, 64))
             im.load()
         return True
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
         return False
+
+
+def check_each(paths: list[str]) -> list[bool]:
+    """:func:`decodes` of each of ``paths``, in this process."""
+    return [decodes(p) for p in bar(paths, desc="checking images", unit="img")]
 
 
 def verdict_file(cache_dir: str | None, source: str | os.PathLike) -> Path | None:
@@ -51,58 +66,89 @@ def verdict_file(cache_dir: str | None, source: str | os.PathLike) -> Path | Non
     return Path(cache_dir) / "checks" / f"{key}.json"
 
 
-def readable(paths: list[str], file: Path | None) -> list[bool]:
-    """Whether each of ``paths`` decodes: the cached verdict of an unchanged file, a full decode of any other.
+def readable(paths: list[str], stamps: list[Stamp | None], file: Path | None,
+             check: Callable[[list[str]], list[bool]] = check_each) -> list[bool]:
+    """Whether each of ``paths`` decodes: the cached verdict of an unchanged file, ``check`` (a full decode) of any other.
 
-    With ``file`` (:func:`verdict_file`), the verdicts of ``paths`` are written back when any changed."""
-    known = read_verdicts(file) if file is not None else {}
-    stamps = [_stamp(p) for p in paths]
-    todo = [i for i, (p, s) in enumerate(zip(paths, stamps)) if s is not None and known.get(p, (None,))[:2] != s]
-    fresh = {i: decodes(paths[i]) for i in bar(todo, desc="checking images", unit="img")}
-    checked_at = time.time_ns()
-    ok, keep = [], {}
-    for i, (p, s) in enumerate(zip(paths, stamps)):
-        good = s is not None and (fresh[i] if i in fresh else known[p][2])
-        ok.append(good)
-        if s is not None and s[1] < checked_at - int(RACY_S * 1e9):
-            keep[p] = (*s, good)
+    ``stamps``: each file's :func:`stamp` (None: missing, so unreadable). With ``file`` (:func:`verdict_file`), the
+    verdicts of ``paths`` are written back when any changed."""
+    stored = _read(file) if file is not None else None
+    if stored is not None and stored[0] == paths and list(zip(stored[1], stored[2])) == stamps:
+        return stored[3]  # an unchanged folder (or CSV): every verdict as cached, nothing to do per file
+    known = _by_path(stored)
+    todo = [i for i, (p, s) in enumerate(zip(paths, stamps)) if s is not None and known.get(p, _UNKNOWN)[0] != s]
+    fresh = dict(zip(todo, check([paths[i] for i in todo]))) if todo else {}
+    cutoff = time.time_ns() - int(RACY_S * 1e9)
+    ok = [s is not None and (fresh[i] if i in fresh else known[p][1]) for i, (p, s) in enumerate(zip(paths, stamps))]
+    keep = {p: (s, good) for p, s, good in zip(paths, stamps, ok) if s is not None and s[1] < cutoff}
     if file is not None and keep != known:
         _write(file, keep)
     return ok
 
 
-def read_verdicts(file: Path) -> dict[str, tuple[int, int, bool]]:
-    """``path -> (size, mtime_ns, decodes)``; empty when ``file`` is missing, unreadable, of another version or malformed."""
+def _read(file: Path) -> list[list] | None:
+    """The :func:`_columns` of ``file``; None (a warning unless it is missing) when there are none to trust."""
     try:
         data = json.loads(file.read_bytes())
     except FileNotFoundError:
-        return {}
+        return None
     except (OSError, ValueError) as e:
         log.warning("ignoring the image check cache %s (%s); checking the images again", file, e)
-        return {}
-    entries = data.get("files") if isinstance(data, dict) and data.get("version") == VERSION else None
-    if not isinstance(entries, dict) or not all(_entry(v) for v in entries.values()):
+        return None
+    columns = _columns(data)
+    if columns is None:
         log.warning("ignoring the image check cache %s (another version or malformed); checking the images again", file)
+    return columns
+
+
+def _by_path(columns: list[list] | None) -> Verdicts:
+    """``path -> ((size, mtime_ns), decodes)`` of a verdict file's columns (none: empty)."""
+    if columns is None:
         return {}
-    return {p: (v[0], v[1], v[2]) for p, v in entries.items()}
+    paths, sizes, mtimes, ok = columns
+    return dict(zip(paths, zip(zip(sizes, mtimes), ok)))
 
 
-def _entry(v: object) -> bool:
-    return (isinstance(v, list) and len(v) == 3 and all(type(x) is int and x >= 0 for x in v[:2])
-            and isinstance(v[2], bool))
+def _columns(data: object) -> list[list] | None:
+    """The :data:`COLUMNS` of a verdict file of this version: lists of one length, each entry of its column's type (a
+    bool is no size), no size or mtime negative, no path twice; else None."""
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        return None
+    columns = [data.get(name) for name, _ in COLUMNS]
+    if not all(type(c) is list and len(c) == len(columns[0]) for c in columns):
+        return None
+    if not all(set(map(type, c)) <= {kind} for c, (_, kind) in zip(columns, COLUMNS)):
+        return None
+    paths, sizes, mtimes, _ = columns
+    if min(sizes, default=0) < 0 or min(mtimes, default=0) < 0 or len(set(paths)) != len(paths):
+        return None
+    return columns
 
 
-def _stamp(path: str) -> Stamp | None:
+def stamp(path: str) -> Stamp | None:
+    """``(size, mtime_ns)`` of the file at ``path``; None when it cannot be stat'ed (missing: unreadable, nothing to cache)."""
     try:
         st = os.stat(path)
     except OSError:
-        return None  # missing: unreadable, and nothing to cache
+        return None
     return st.st_size, st.st_mtime_ns
 
 
-def _write(file: Path, verdicts: dict[str, tuple[int, int, bool]]) -> None:
-    """Best effort: a cache that cannot be written costs a re-check next time, never the load."""
+def entry_stamp(entry: os.DirEntry) -> Stamp | None:
+    """:func:`stamp` of a directory entry (its ``stat``, which a folder walk makes anyway)."""
     try:
-        atomic_write(file, json.dumps({"version": VERSION, "files": verdicts}, separators=(",", ":")))
+        st = entry.stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def _write(file: Path, verdicts: Verdicts) -> None:
+    """Best effort: a cache that cannot be written costs a re-check next time, never the load."""
+    stamps = [s for s, _ in verdicts.values()]
+    doc = {"version": VERSION, "paths": list(verdicts), "sizes": [s[0] for s in stamps], "mtimes": [s[1] for s in stamps],
+           "ok": [good for _, good in verdicts.values()]}
+    try:
+        atomic_write(file, json.dumps(doc, separators=(",", ":")))
     except OSError as e:
         log.warning("could not write the image check cache %s (%s); the images will be checked again next time", file, e)
