@@ -97,6 +97,9 @@ def test_predictor_inputs(exported, fmnist_images, spec):
     assert np.allclose(got[3], got[4], atol=ATOL[fmt], rtol=0)  # CHW and HWC are the same image
     assert pred.predict(gray[0]).shape == (1, len(spec.classes))  # one image in, one row out
     assert pred.predict(np.stack([gray[0], gray[1]])[:, None]).shape == (2, len(spec.classes))  # [N, 1, H, W]
+    many = fmnist_images[:, 0].numpy()  # [N, H, W]: N gray images, as the dataset arrays come
+    assert len(many) > 4 and np.allclose(pred.predict(many), pred.predict(list(many)), atol=ATOL[fmt], rtol=0)
+    assert len(pred.predict(many)) == len(many)
 
 
 def test_metadata_round_trips(exported, spec):

@@ -91,11 +91,17 @@ def to_pil(image: ImageLike) -> Image.Image:
     raise TypeError(f"cannot read an image from {type(image).__name__}; give a path, a PIL image or a uint8 array")
 
 
+CHANNELS = (1, 3, 4)
+"""The channel counts a single image's array may have on its first or last axis (gray, RGB, RGBA)."""
+
+
 def as_image_list(images) -> list:
-    """One image or many -> a list of single images (a uint8 ``[N, ...]`` 4-D array is ``N`` images)."""
+    """One image or many -> a list of single images. A 4-D array ``[N, ...]`` is ``N`` images; so is a 3-D array whose
+    first and last axes are both no channel count (``[N, H, W]``: ``N`` gray images, e.g. Fashion-MNIST's arrays)."""
     if isinstance(images, (str, os.PathLike, Image.Image)):
         return [images]
     if hasattr(images, "__array__") and not isinstance(images, (list, tuple)):
         a = np.asarray(images)
-        return list(a) if a.ndim == 4 else [a]
+        stack = a.ndim == 4 or (a.ndim == 3 and a.shape[0] not in CHANNELS and a.shape[-1] not in CHANNELS)
+        return list(a) if stack else [a]
     return list(images)

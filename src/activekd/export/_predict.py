@@ -56,7 +56,8 @@ class Predictor:
 
         Args:
             images: a path, PIL image or uint8 array (``[H, W]``, ``[H, W, C]`` or ``[C, H, W]``,
-                gray or RGB), a list of those, or a uint8 ``[N, ...]`` array of ``N`` images.
+                gray or RGB), a list of those, or a uint8 ``[N, ...]`` array of ``N`` images (``[N, H, W]``
+                gray images when neither ``N`` nor ``W`` is 1, 3 or 4; otherwise pass a list or ``[N, 1, H, W]``).
             batch_size: images per model call.
 
         Returns:
