@@ -34,6 +34,7 @@ from activekd._cli_options import (
 )
 from activekd.config import LabelStudioConfig
 from activekd.errors import ActiveKDError, ConfigError
+from activekd.layout import RunLayout
 from activekd.presets import PRESETS, preset_values
 
 EXIT_DONE, EXIT_BUG, EXIT_REFUSED, EXIT_WAITING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -106,7 +107,8 @@ def _finish(session, res: dict, out: Path) -> int:
         f = res["final"]
         print(f"done: {res['num_labels']} labels; final student accuracy {_fmt(f['student_acc']).strip()}%"
               + (f", teacher {_fmt(f['teacher_acc']).strip()}%" if f.get("teacher_acc") is not None else ""))
-        print(f"results: {out / 'results.json'}  student: {out / 'student.safetensors'}  session: {out / 'session.sqlite'}")
+        layout = RunLayout(out)
+        print(f"results: {layout.results}  student: {layout.student}  session: {layout.store}")
     return EXIT_DONE
 
 

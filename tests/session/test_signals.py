@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from activekd.session._signals import agreement_signals, predictions_path
+from activekd.layout import RunLayout
+from activekd.session._signals import agreement_signals
 
 
 def test_agreement_with_the_previous_round_and_the_teacher(tmp_path):
@@ -14,5 +15,5 @@ def test_agreement_with_the_previous_round_and_the_teacher(tmp_path):
     teacher = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]])
     s1 = agreement_signals(tmp_path, 1, torch.tensor([3, 7, 9]), probs1, teacher)
     assert s1["pool_agreement"] == pytest.approx(2 / 3) and s1["teacher_agreement"] == pytest.approx(2 / 3)
-    with np.load(predictions_path(tmp_path, 1)) as f:
+    with np.load(RunLayout(tmp_path).predictions(1)) as f:
         assert f["positions"].tolist() == [3, 7, 9] and f["classes"].tolist() == [0, 1, 1]

@@ -12,7 +12,8 @@ from PIL import Image
 
 import activekd.data._verdicts as verdicts
 from activekd.cli import main
-from activekd.session._unreadable import UNREADABLE_FILE, record_unreadable, unreadable_count
+from activekd.layout import RunLayout
+from activekd.session._unreadable import record_unreadable, unreadable_count
 
 CLASSES = ("ant", "bee", "cow")
 N = 12
@@ -41,15 +42,15 @@ def test_status_counts_the_unreadable_images_and_names_the_list_and_nothing_deco
     img, out = _folder(tmp_path), tmp_path / "run"
     assert main(["run", "--out", str(out), "--dataset", f"imagefolder:{img}", "--teacher", f"file:{tmp_path / 'teacher.npz'}",
                  "--cache-dir", str(tmp_path / "cache"), *ARGS]) == 3
-    assert (out / UNREADABLE_FILE).read_text() == f"{img / 'broken.jpg'}\n"
+    assert (out / RunLayout.UNREADABLE).read_text() == f"{img / 'broken.jpg'}\n"
     decoded: list[str] = []
     monkeypatch.setattr(verdicts, "decodes", lambda p: decoded.append(p) or True)
     capsys.readouterr()
     assert main(["status", str(out)]) == 0
-    assert f"unreadable images left out: 1 (listed in {out / UNREADABLE_FILE})" in capsys.readouterr().out
+    assert f"unreadable images left out: 1 (listed in {out / RunLayout.UNREADABLE})" in capsys.readouterr().out
     assert main(["status", str(out), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert (doc["unreadable"], doc["unreadable_list"]) == (1, str(out / UNREADABLE_FILE))
+    assert (doc["unreadable"], doc["unreadable_list"]) == (1, str(out / RunLayout.UNREADABLE))
     batch = out / "to_label" / "round_000.csv"
     rows = batch.read_text().splitlines()[1:]
     answers = tmp_path / "answers.csv"
@@ -74,7 +75,7 @@ def test_a_run_without_a_list_says_unknown_not_zero(tmp_path, capsys):
 def test_the_list_is_rewritten_only_when_it_changes(tmp_path):
     assert unreadable_count(tmp_path) is None
     record_unreadable(tmp_path, ("a.jpg", "b.jpg"))
-    f = tmp_path / UNREADABLE_FILE
+    f = tmp_path / RunLayout.UNREADABLE
     os.utime(f, ns=(PAST_NS, PAST_NS))
     record_unreadable(tmp_path, ("a.jpg", "b.jpg"))
     assert f.stat().st_mtime_ns == PAST_NS and unreadable_count(tmp_path) == 2

@@ -12,17 +12,11 @@ import logging
 import numbers
 from pathlib import Path
 
+from activekd.layout import RunLayout
+
 from ._meta import ExportError, ExportMetadata
 
 log = logging.getLogger(__name__)
-
-FINAL = "student.safetensors"
-
-
-def _rounds(run: Path) -> list[int]:
-    """The rounds with a checkpoint in ``run/checkpoints``, ascending."""
-    stems = (p.stem.removeprefix("round_") for p in (run / "checkpoints").glob("round_*.safetensors"))
-    return sorted(int(s) for s in stems if s.isdigit())
 
 
 def _latest(run: Path) -> Path:
@@ -30,14 +24,15 @@ def _latest(run: Path) -> Path:
     run), else ``checkpoints/round_NNN`` (a run waiting for labels, or extended past its final student)."""
     import filecmp
 
-    rounds, final = _rounds(run), run / FINAL
+    layout = RunLayout(run)
+    rounds, final = layout.checkpoint_rounds(), layout.student
     if not rounds:
         if final.is_file():
             return final
         _refuse_a_damaged_store(run)
-        raise ExportError(f"{run} has no trained round yet (no checkpoints/round_NNN.safetensors and no {FINAL}); "
+        raise ExportError(f"{run} has no trained round yet (no checkpoints/round_NNN.safetensors and no {RunLayout.STUDENT}); "
                           f"train round 0 first (`activekd resume {run}`)")
-    ckpt = run / "checkpoints" / f"round_{rounds[-1]:03d}.safetensors"
+    ckpt = layout.checkpoint(rounds[-1])
     if final.is_file() and filecmp.cmp(final, ckpt, shallow=False):
         return final
     _refuse_a_damaged_store(run)
@@ -46,10 +41,10 @@ def _latest(run: Path) -> Path:
 
 def describe_checkpoint(ckpt: Path) -> str:
     """Which student a resolved checkpoint is, for messages: ``round 3``, ``round 5 (the final student)`` or its file name."""
-    stem = ckpt.stem.removeprefix("round_")
-    if ckpt.parent.name == "checkpoints" and stem != ckpt.stem and stem.isdigit():
-        return f"round {int(stem)}"
-    rounds = _rounds(ckpt.parent) if ckpt.name == FINAL else []
+    r = RunLayout.checkpoint_round(ckpt)
+    if r is not None:
+        return f"round {r}"
+    rounds = RunLayout(ckpt.parent).checkpoint_rounds() if ckpt.name == RunLayout.STUDENT else []
     return f"round {rounds[-1]} (the final student)" if rounds else ckpt.name
 
 
@@ -64,24 +59,25 @@ def resolve_checkpoint(path: str | Path, round: int | None = None) -> tuple[Path
     if p.is_dir():
         if round is None:
             return _latest(p), p
-        ckpt = p / "checkpoints" / f"round_{int(round):03d}.safetensors"
+        layout = RunLayout(p)
+        ckpt = layout.checkpoint(round)
         if not ckpt.is_file():
             _refuse_a_damaged_store(p)
-            have = ", ".join(map(str, _rounds(p))) or "none"
+            have = ", ".join(map(str, layout.checkpoint_rounds())) or "none"
             raise ExportError(f"{p} has no {ckpt.relative_to(p)} (this round has no checkpoint; rounds with checkpoints: {have})")
         return ckpt, p
     if not p.is_file():
         raise ExportError(f"{p}: no such run folder or checkpoint file")
     if round is not None:
         raise ExportError(f"--round needs a run folder, but {p} is a checkpoint file; drop --round or pass the run folder")
-    return p, (p.parent.parent if p.parent.name == "checkpoints" else p.parent)
+    return p, RunLayout.of_checkpoint(p).root
 
 
 def _refuse_a_damaged_store(run: Path) -> None:
     """Name a corrupt (foreign, newer) session store: a missing checkpoint is then its symptom, not an unfinished run."""
-    from activekd.session import SessionStore, StoreError, check_store_file
+    from activekd.session import StoreError, check_store_file
 
-    store = run / SessionStore.FILENAME
+    store = RunLayout(run).store
     try:
         if store.exists():
             check_store_file(store)
@@ -102,7 +98,7 @@ def stored_image_size(run: Path) -> int | None:
 
 
 def _dataset_field(run: Path, key: str):
-    f = run / "results.json"
+    f = RunLayout(run).results
     if not f.is_file():
         return None
     try:

@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from activekd.errors import ActiveKDError
+from activekd.layout import RunLayout
 
 log = logging.getLogger(__name__)
-
-RESULTS_FILE = "results.json"
-STORE_FILE = "session.sqlite"  # activekd.session.SessionStore.FILENAME, looked for before importing the session (and torch)
 
 
 class ReportError(ActiveKDError):
@@ -64,14 +62,14 @@ class Run:
 def results_path(run: str | Path) -> Path:
     """``RUN/results.json`` for a run folder, ``run`` itself for a file."""
     p = Path(run)
-    return p / RESULTS_FILE if p.is_dir() else p
+    return RunLayout(p).results if p.is_dir() else p
 
 
 def load_run(run: str | Path) -> Run:
     """Read one run; a missing or malformed file is a one-line error (FileNotFoundError / ValueError)."""
     path = results_path(run)
     if not path.is_file():
-        raise ReportError(f"{run}: no {RESULTS_FILE} (is it a run folder? `activekd resume` rebuilds a missing one)")
+        raise ReportError(f"{run}: no {RunLayout.RESULTS} (is it a run folder? `activekd resume` rebuilds a missing one)")
     try:
         doc = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -79,7 +77,7 @@ def load_run(run: str | Path) -> Run:
     if not isinstance(doc, dict) or not isinstance(doc.get("rounds"), list) or not isinstance(doc.get("config"), dict):
         raise ReportError(f"{path}: not an activekd results file (needs 'config' and 'rounds')")  # noqa: TRY004 -- bad input, not a bad call
     rounds = sorted((r for r in doc["rounds"] if isinstance(r, dict) and r.get("num_labeled") is not None), key=lambda r: r["round"])
-    name = path.parent.name if path.name == RESULTS_FILE else path.stem
+    name = path.parent.name if path.name == RunLayout.RESULTS else path.stem
     return Run(name=name, path=path, config=doc["config"], dataset=doc.get("dataset") or {}, teacher=doc.get("teacher"),
                rounds=tuple(rounds), complete=bool(doc.get("complete")), num_labels=stored_label_count(path, doc))
 
@@ -87,14 +85,14 @@ def load_run(run: str | Path) -> Run:
 def stored_label_count(path: Path, doc: dict[str, Any]) -> int | None:
     """The labels a run holds now: counted in the ``session.sqlite`` beside its ``results.json`` (labels a person added or
     `serve` took in since the file was written count too), else the file's ``num_labels``; None when neither says."""
-    if path.name == RESULTS_FILE and (path.parent / STORE_FILE).is_file():
+    if path.name == RunLayout.RESULTS and RunLayout(path.parent).store.is_file():  # looked for before importing the session (torch)
         from activekd.session import SessionStore, StoreError
 
         try:
             with SessionStore.open(path.parent, readonly=True) as store:
                 return len(store.labels())
         except StoreError as e:
-            log.warning("%s: the label count is %s's, not the store's (%s)", path.parent, RESULTS_FILE, e)
+            log.warning("%s: the label count is %s's, not the store's (%s)", path.parent, RunLayout.RESULTS, e)
     n = doc.get("num_labels")
     return n if isinstance(n, int) and not isinstance(n, bool) else None
 

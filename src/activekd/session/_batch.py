@@ -22,6 +22,7 @@ from torch import Tensor
 
 from activekd._atomic import atomic_path, atomic_write
 from activekd.data import Dataset
+from activekd.layout import RunLayout
 
 CSV_COLUMNS = ("id", "path", "teacher_guess", "teacher_prob", "student_guess", "student_prob", "label", "likely_mistake")
 
@@ -57,7 +58,8 @@ def with_pick_data(suggestions: dict[str, dict], ids, key: str, values) -> dict[
 
 
 def request_path(out: Path, r: int) -> Path:
-    return out / "to_label" / f"round_{r:03d}.csv"
+    """Round ``r``'s batch CSV (:meth:`RunLayout.batch`)."""
+    return RunLayout(out).batch(r)
 
 
 def image_paths(out: Path, dataset: Dataset, ids) -> list[str]:
@@ -66,7 +68,7 @@ def image_paths(out: Path, dataset: Dataset, ids) -> list[str]:
         return [dataset.paths[p] for p in dataset.index_of(ids)]
     paths = []
     for sid, pos in zip(ids, dataset.index_of(ids)):
-        path = out / "images" / f"{re.sub(r'[^A-Za-z0-9._-]', '_', sid)}.png"
+        path = RunLayout(out).images / f"{re.sub(r'[^A-Za-z0-9._-]', '_', sid)}.png"
         if not path.is_file():
             with atomic_path(path, suffix=".png") as tmp:
                 dataset.images.pil(int(pos)).save(tmp)
@@ -85,7 +87,7 @@ def write_batch_files(out: Path, dataset: Dataset, batch: Batch, document_root: 
             for sid, path in zip(batch.ids, paths)]
     csv_path = request_path(out, batch.round)
     tasks = labelstudio_tasks(_batch_rows(batch, paths), out, batch.round, document_root)
-    atomic_write(out / "to_label" / "classes.txt", "\n".join(dataset.class_names) + "\n")
+    atomic_write(RunLayout(out).classes, "\n".join(dataset.class_names) + "\n")
     atomic_write(csv_path.with_suffix(".labelstudio.json"), json.dumps(tasks, indent=1))
     if not csv_path.is_file():
         atomic_write(csv_path, csv_text(rows + review_rows(out, dataset, batch.review)))

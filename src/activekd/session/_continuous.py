@@ -23,18 +23,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from activekd.layout import RunLayout
 from activekd.students.io import load_student
 
 from ._answers import Answer
 from ._errors import SessionError
 from ._labeling import LabelReport, apply_answers
-from ._store import RoundRecord, SessionStore
+from ._store import RoundRecord
 from ._store import recover_interrupted_commit as _recover
 
 
 def recover_interrupted_commit(out: str | Path) -> bool:
     """Roll back a change a killed ``serve`` left half-written (see :func:`_store.recover_interrupted_commit`)."""
-    return _recover(Path(out) / SessionStore.FILENAME)
+    return _recover(RunLayout(out).store)
 
 
 def labelstudio_project(session) -> tuple:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from activekd.layout import RunLayout
+
 from ._errors import SessionError
-from ._results import RESULTS_FILE
 from ._store import SessionStore
 
 
@@ -72,7 +73,7 @@ def _clock(t: float) -> str:
 def class_names_of(out: Path) -> list[str] | None:
     """The run's class names as ``results.json`` records them; None before the first results are written."""
     try:
-        names = json.loads((Path(out) / RESULTS_FILE).read_text()).get("dataset", {}).get("class_names")
+        names = json.loads(RunLayout(out).results.read_text()).get("dataset", {}).get("class_names")
     except (OSError, ValueError, AttributeError):
         return None
     return [str(n) for n in names] if isinstance(names, list) else None

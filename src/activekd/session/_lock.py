@@ -7,6 +7,8 @@ import os
 import time
 from pathlib import Path
 
+from activekd.layout import RunLayout
+
 from ._errors import StoreError
 
 
@@ -17,10 +19,10 @@ class RunLock:
     leaves a stale lock behind.
     """
 
-    FILENAME = "session.lock"
+    FILENAME = RunLayout.LOCK
 
     def __init__(self, out: str | Path) -> None:
-        self.path = Path(out) / self.FILENAME
+        self.path = RunLayout(out).lock
         self._fd: int | None = None
 
     def acquire(self) -> "RunLock":

@@ -24,6 +24,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from activekd.layout import RunLayout
 from activekd.mislabels import THRESHOLD, flag_mislabels
 
 from ._batch import with_pick_data
@@ -165,7 +166,7 @@ def write_review_file(session, path: Path | None = None) -> tuple[int, Path]:
     ``RUN/to_label/review.csv``) and its Label Studio tasks beside it; returns ``(how many, the CSV's path)``."""
     from ._batch import write_review
 
-    path = Path(path) if path is not None else session.out / "to_label" / "review.csv"
+    path = Path(path) if path is not None else RunLayout(session.out).review
     flags = standing_flags(session.store)
     write_review(session.out, session.dataset, flags, path, session.config.labelstudio.document_root)
     return len(flags), path

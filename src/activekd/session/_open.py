@@ -19,6 +19,7 @@ from activekd import __version__
 from activekd.config import RunConfig
 from activekd.data import Dataset, create_dataset, limit_split
 from activekd.device import resolve_device
+from activekd.layout import RunLayout
 from activekd.teachers import TeacherContext, create_teacher, embed_dataset
 
 from ._checks import (
@@ -182,8 +183,9 @@ def registered_names() -> dict[str, list[str]]:
 
 def _remove_start(out: Path, created: bool) -> None:
     """Undo a failed start: the store and lock it made, and the folder if this start created it."""
-    for name in (SessionStore.FILENAME, f"{SessionStore.FILENAME}-journal", RunLock.FILENAME):
-        (out / name).unlink(missing_ok=True)
+    layout = RunLayout(out)
+    for path in (layout.store, Path(f"{layout.store}-journal"), layout.lock):
+        path.unlink(missing_ok=True)
     if created:
         shutil.rmtree(out, ignore_errors=True)
 

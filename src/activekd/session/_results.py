@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from activekd._atomic import atomic_write
+from activekd.layout import RunLayout
 
 from ._store import SessionStore
 
-RESULTS_FILE = "results.json"
 SCHEMA = 2  # 2: seconds per phase, per-class accuracy, confusion matrix, agreement signals, no NaN
-STUDENT_FILE = "student.safetensors"
 
 
 def clean_json(obj: Any) -> Any:
@@ -57,7 +56,7 @@ def build_results(store: SessionStore, config: dict, dataset: dict, teacher: str
         "complete": complete,
         "final": None if final is None else final.metrics,
         "num_labels": len(store.labels()),
-        "student": STUDENT_FILE if complete and final is not None and final.checkpoint else None,
+        "student": RunLayout.STUDENT if complete and final is not None and final.checkpoint else None,
     }
 
 
@@ -67,11 +66,12 @@ def write_results(out: Path, results: dict) -> dict:
 
     from activekd._faults import kill_point
 
+    layout = RunLayout(out)
     if results["student"]:
         final = next(r for r in reversed(results["rounds"]) if r["round"] == results["final"]["round"])
-        src, dst = out / final["checkpoint"], out / STUDENT_FILE
+        src, dst = out / final["checkpoint"], layout.student
         if src.is_file() and (not dst.is_file() or sha256_file(dst) != sha256_file(src)):
             atomic_write(dst, src.read_bytes())
     kill_point("results-write")
-    atomic_write(out / RESULTS_FILE, dumps(results))
+    atomic_write(layout.results, dumps(results))
     return results

@@ -9,14 +9,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-LOG_FILE = "activekd.log"
+from activekd.layout import RunLayout
+
 RUNLOG = "activekd.runlog"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def attach_run_log(out: Path) -> logging.Handler:
     """Append activekd's INFO-and-up messages to ``out/activekd.log`` until :func:`detach_run_log`."""
-    handler = logging.FileHandler(out / LOG_FILE, encoding="utf-8")
+    handler = logging.FileHandler(RunLayout(out).log, encoding="utf-8")
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter(_FORMAT))
     logger = logging.getLogger("activekd")

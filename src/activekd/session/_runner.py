@@ -25,6 +25,7 @@ from activekd import __version__
 from activekd._faults import kill_point
 from activekd.config import RunConfig
 from activekd.data import Dataset
+from activekd.layout import RunLayout
 from activekd.select import SelectionInputs, select, strategy_info
 from activekd.students import DualHeadStudent
 from activekd.students.io import load_student, save_student, student_metadata
@@ -224,7 +225,7 @@ class ActiveSession:
                                     bf16=False, progress=self.config.progress, desc=desc)
 
     def save_checkpoint(self, student, r: int, metrics: dict) -> tuple[str, str]:
-        rel = f"checkpoints/round_{r:03d}.safetensors"
+        rel = RunLayout.checkpoint_name(r)
         meta = student_metadata(self.config.student.name, self.dataset.class_names, metrics["alpha"], metrics["beta"], student.input_size,
                                 _mix_note(metrics))
         digest = save_student(self.out / rel, student, meta)

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from activekd._atomic import atomic_path
-
+from activekd.layout import RunLayout
 
 AGREEMENT_SAMPLE = 5000
 
@@ -32,10 +32,6 @@ def agreement_positions(unlabeled: Tensor, pool: np.ndarray, seed: int, size: in
     return torch.from_numpy(np.intersect1d(unlabeled.numpy(), sample))
 
 
-def predictions_path(out: Path, r: int) -> Path:
-    return out / "predictions" / f"round_{r:03d}.npz"
-
-
 def agreement_signals(out: Path, r: int, positions: Tensor, probs: Tensor, teacher_logits: Tensor | None) -> dict:
     """``pool_agreement`` and ``teacher_agreement`` of round ``r`` (None where undefined); saves round ``r``'s predictions.
 
@@ -43,12 +39,13 @@ def agreement_signals(out: Path, r: int, positions: Tensor, probs: Tensor, teach
     probabilities on them; ``teacher_logits``: ``[u, C]`` or None.
     """
     pos, pred = positions.numpy(), probs.argmax(dim=1).numpy().astype(np.int32)
-    with atomic_path(predictions_path(out, r), suffix=".npz") as tmp:
+    layout = RunLayout(out)
+    with atomic_path(layout.predictions(r), suffix=".npz") as tmp:
         np.savez(tmp, positions=pos, classes=pred)
     signals = {"pool_agreement": None, "teacher_agreement": None}
     if len(pos) and teacher_logits is not None:
         signals["teacher_agreement"] = float((teacher_logits.argmax(dim=1).numpy() == pred).mean())
-    prev = predictions_path(out, r - 1)
+    prev = layout.predictions(r - 1)
     if r > 0 and prev.is_file():
         with np.load(prev) as f:
             old = dict(zip(f["positions"].tolist(), f["classes"].tolist()))

@@ -16,12 +16,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from activekd.layout import RunLayout
+
 from ._batch import request_path
 from ._mislabels import standing_flags
 from ._oracle import ORACLES
 from ._results import dumps
 from ._store import RoundRecord, SessionStore
-from ._unreadable import UNREADABLE_FILE, unreadable_count
+from ._unreadable import unreadable_count
 
 STATES = ("waiting-for-labels", "ready", "finished")
 ROUND_FIGURES = ("num_labeled", "student_acc", "teacher_acc", "alpha", "beta")
@@ -49,7 +51,7 @@ class Standing:
     rounds: tuple[dict, ...] = ()  # per recorded round: round, status, picks (a count), ROUND_FIGURES and CLOSING_COUNTS
     likely_mistakes: tuple[dict, ...] = ()  # the label check's flags standing now (_mislabels.LikelyMistake as dicts)
     unreadable: int | None = None  # images the dataset left out as unreadable (None: the run keeps no list, made before it did)
-    unreadable_list: str | None = None  # the file that names them (_unreadable.UNREADABLE_FILE in the run folder)
+    unreadable_list: str | None = None  # the file that names them (:attr:`RunLayout.unreadable`)
 
     def to_json(self, **extra) -> str:
         """Strict JSON (no NaN) of every field, plus ``extra``."""
@@ -70,7 +72,7 @@ def standing(store: SessionStore, out: str | Path) -> Standing:
                 last_round=None if last is None else last.round, pending_round=None if pending is None else pending.round,
                 picks=len(pending.picks) if pending else 0, missing=missing, rounds=tuple(_summary(r) for r in rounds),
                 likely_mistakes=tuple(f.to_dict() for f in standing_flags(store)), unreadable=unreadable,
-                unreadable_list=None if unreadable is None else str(out / UNREADABLE_FILE))
+                unreadable_list=None if unreadable is None else str(RunLayout(out).unreadable))
     if pending is not None:
         oracle = config.get("loop", {}).get("oracle")
         hint = getattr(ORACLES.get(oracle), "next_step", "") if oracle in ORACLES else ""

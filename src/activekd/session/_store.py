@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from activekd._faults import kill_point
+from activekd.layout import RunLayout
 
 from ._errors import StoreError
 from ._ledger import LabelLedger
@@ -139,19 +140,19 @@ def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
 class SessionStore(LabelLedger):
     """Typed access to a run's SQLite file; a context manager that closes it."""
 
-    FILENAME = "session.sqlite"
+    FILENAME = RunLayout.STORE
 
     def __init__(self, path: Path, conn: sqlite3.Connection, readonly: bool) -> None:
         self.path, self.conn, self.readonly = path, conn, readonly
 
     @classmethod
     def exists_in(cls, out: str | Path) -> bool:
-        return (Path(out) / cls.FILENAME).exists()
+        return RunLayout(out).store.exists()
 
     @classmethod
     def open(cls, out: str | Path, *, readonly: bool = False) -> "SessionStore":
         """Open an existing store after checking its mark, schema and integrity."""
-        path = Path(out) / cls.FILENAME
+        path = RunLayout(out).store
         if not path.is_file():
             raise StoreError(f"{out} holds no activekd session ({cls.FILENAME} not found)")
         recover_interrupted_commit(path)
@@ -164,7 +165,7 @@ class SessionStore(LabelLedger):
     @classmethod
     def create(cls, out: str | Path) -> "SessionStore":
         """A new, empty, marked store; refuses when one exists."""
-        path = Path(out) / cls.FILENAME
+        path = RunLayout(out).store
         if path.exists():
             raise StoreError(f"{path} already exists")
         conn = sqlite3.connect(path, isolation_level=None, timeout=30)

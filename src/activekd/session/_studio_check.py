@@ -20,6 +20,7 @@ from pathlib import Path
 
 from activekd.config import LabelStudioConfig, RunConfig
 from activekd.data import Dataset
+from activekd.layout import RunLayout
 
 from ._labelstudio import LabelFileError
 
@@ -41,7 +42,7 @@ def image_folder(out: Path, dataset: Dataset) -> Path:
     if dataset.paths:
         pool = [dataset.paths[p] for p in dataset.split_indices("pool").tolist()]
         return Path(os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in pool]))
-    return Path(os.path.abspath(out)) / "images"
+    return RunLayout(os.path.abspath(out)).images
 
 
 def project_title(ls: LabelStudioConfig, out: Path) -> str:

@@ -17,8 +17,8 @@ from PIL import Image
 from activekd._atomic import atomic_path
 from activekd.data import Dataset
 from activekd.imaging import square
+from activekd.layout import RunLayout
 
-FOLDER = "thumbnails"
 SIDE = 64
 PICKS_SHOWN = 6
 """Picks of each round given a thumbnail (the first ones, in the strategy's order)."""
@@ -27,7 +27,7 @@ PICKS_SHOWN = 6
 def thumbnail_name(sample_id: str) -> str:
     """``thumbnails/<readable id>-<hash>.png`` relative to the run folder (the hash keeps ``a/x.png`` and ``a_x.png`` apart)."""
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", sample_id)[-60:]
-    return f"{FOLDER}/{safe}-{hashlib.sha256(sample_id.encode()).hexdigest()[:8]}.png"
+    return RunLayout.thumbnail_name(f"{safe}-{hashlib.sha256(sample_id.encode()).hexdigest()[:8]}")
 
 
 def write_thumbnails(out: Path, dataset: Dataset, ids: Sequence[str]) -> dict[str, str]:

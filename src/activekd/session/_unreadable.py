@@ -9,14 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from activekd._atomic import atomic_write
-
-UNREADABLE_FILE = "unreadable.txt"
+from activekd.layout import RunLayout
 
 
 def record_unreadable(out: Path, paths: tuple[str, ...]) -> None:
     """Write ``paths`` to the run's list, only when it differs from what is there."""
     text = "".join(f"{p}\n" for p in paths)
-    f = Path(out) / UNREADABLE_FILE
+    f = RunLayout(out).unreadable
     if not f.is_file() or f.read_text(encoding="utf-8", errors="replace") != text:
         atomic_write(f, text)
 
@@ -24,7 +23,7 @@ def record_unreadable(out: Path, paths: tuple[str, ...]) -> None:
 def unreadable_count(out: Path) -> int | None:
     """How many images the run's list names; None when the run has no list (made before activekd kept one)."""
     try:
-        text = (Path(out) / UNREADABLE_FILE).read_text(encoding="utf-8", errors="replace")
+        text = RunLayout(out).unreadable.read_text(encoding="utf-8", errors="replace")
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
     return sum(1 for line in text.splitlines() if line)
