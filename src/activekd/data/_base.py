@@ -126,6 +126,10 @@ class Dataset:
         idx = self.split_indices(split)
         return idx[self.labels[idx] != UNLABELED]
 
+    def split_ids(self, split: str) -> list[str]:
+        """The ids of the samples in ``split``, in dataset order."""
+        return [self.ids[i] for i in self.split_indices(split)]
+
     def has(self, sample_id: str) -> bool:
         """Whether ``sample_id`` is one of the dataset's images."""
         return sample_id in self._index
