@@ -3,6 +3,7 @@
 The server runs from the virtualenv ``scripts/setup.sh`` makes (``ACTIVEKD_LABEL_STUDIO_VENV``,
 default ``~/.cache/activekd/label-studio-venv``), on 127.0.0.1 only, with SQLite in a temporary
 data folder, local-file serving from a temporary document root, and a legacy API token.
+:func:`running_label_studio` starts one outside pytest too (``bench/labelstudio_scale.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,7 @@ class LabelStudioServer:
     url: str
     token: str
     document_root: Path
+    data_dir: Path
     email: str
     password: str
     log_path: Path
@@ -72,17 +75,21 @@ def _server_env(data_dir: Path, document_root: Path, email: str, password: str, 
     return env
 
 
+class ServerStartError(RuntimeError):
+    """Label Studio did not start: the message ends with its log's tail."""
+
+
 def _wait_ready(proc: subprocess.Popen, url: str, token: str, log_path: Path) -> None:
-    """Poll health, then the token, for at most START_TIMEOUT_S; fail with the log's tail."""
+    """Poll health, then the token, for at most START_TIMEOUT_S; ``ServerStartError`` with the log's tail."""
     deadline = time.monotonic() + START_TIMEOUT_S
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     probes = [urllib.request.Request(f"{url}/health"),
               urllib.request.Request(f"{url}/api/current-user/whoami", headers={"Authorization": f"Token {token}"})]
     while probes:
         if proc.poll() is not None:
-            pytest.fail(f"Label Studio exited with {proc.returncode}; log {log_path}:\n{_tail(log_path)}")
+            raise ServerStartError(f"Label Studio exited with {proc.returncode}; log {log_path}:\n{_tail(log_path)}")
         if time.monotonic() > deadline:
-            pytest.fail(f"Label Studio not ready after {START_TIMEOUT_S:.0f} s; log {log_path}:\n{_tail(log_path)}")
+            raise ServerStartError(f"Label Studio not ready after {START_TIMEOUT_S:.0f} s; log {log_path}:\n{_tail(log_path)}")
         try:
             with opener.open(probes[0], timeout=5) as r:
                 if r.status == 200:
@@ -115,14 +122,13 @@ def _stop(proc: subprocess.Popen) -> None:
             continue
 
 
-@pytest.fixture(scope="session")
-def label_studio(tmp_path_factory) -> Iterator[LabelStudioServer]:
-    """A real Label Studio 1.23 on 127.0.0.1 for this test session (about 45 s to start)."""
+@contextmanager
+def running_label_studio(data_dir: Path, document_root: Path) -> Iterator[LabelStudioServer]:
+    """A real Label Studio on 127.0.0.1 with its SQLite under ``data_dir``, stopped on exit; ``ServerStartError`` if it
+    does not start (about 45 s)."""
     exe = label_studio_venv() / "bin" / "label-studio"
     if not exe.exists():
-        pytest.fail(f"Label Studio server missing ({exe}): run scripts/setup.sh (it installs label-studio into that virtualenv)")
-    data_dir = tmp_path_factory.mktemp("label-studio-data")
-    document_root = tmp_path_factory.mktemp("label-studio-files")
+        raise ServerStartError(f"Label Studio server missing ({exe}): run scripts/setup.sh (it installs label-studio into that virtualenv)")
     email, password, token = "activekd@example.com", secrets.token_hex(12), secrets.token_hex(20)
     port = _free_port()
     log_path = data_dir / "server.log"
@@ -134,6 +140,16 @@ def label_studio(tmp_path_factory) -> Iterator[LabelStudioServer]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(proc, url, token, log_path)
-        yield LabelStudioServer(url, token, document_root, email, password, log_path)
+        yield LabelStudioServer(url, token, document_root, data_dir, email, password, log_path)
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def label_studio(tmp_path_factory) -> Iterator[LabelStudioServer]:
+    """A real Label Studio 1.23 on 127.0.0.1 for this test session (about 45 s to start)."""
+    try:
+        with running_label_studio(tmp_path_factory.mktemp("label-studio-data"), tmp_path_factory.mktemp("label-studio-files")) as ls:
+            yield ls
+    except ServerStartError as e:
+        pytest.fail(str(e))

@@ -4,7 +4,9 @@ The annotator takes the task Label Studio serves next, 30 times, and answers it 
 truth. The backend retrains every 5 labels in the background; after each retrain the tasks served
 first are exactly the strategy's picks recomputed here from the round's checkpoint. ``serve`` is
 SIGKILLed three times (right after an answer, while training, and with answers made while it is
-down); in the end the store holds exactly the annotations, each applied once.
+down); in the end the store holds exactly the annotations, each applied once, no image has two
+tasks and only the current round's predictions remain. A pool of 12 is then served as a big one is
+(in small import calls, the queue's head only) over three rounds and a restart.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import numpy as np
@@ -24,9 +28,11 @@ import pytest
 import torch
 
 from activekd.cli import main
+from activekd.data import ArraySource, Dataset
+from activekd.serve import _studio, snapshot
 from activekd.session import SessionStore, read_stored_config, round_seed
 from activekd.session._labelstudio import choice_result
-from activekd.session._studio_link import LabelStudioLink
+from activekd.session._studio_link import LabelStudioLink, ProjectPredictions
 
 pytestmark = pytest.mark.slow
 SMALL = ["--pool-limit", "300", "--test-limit", "100", "--repeat", "3", "--device", "cpu", "--no-progress", "--seed", "5",
@@ -227,6 +233,14 @@ def test_a_team_labels_30_tasks_while_the_backend_retrains_and_is_killed_three_t
     assert all(events[sid] == 1 for sid in person.answers)  # nothing applied twice
     in_ls = dict(LabelStudioLink(label_studio_ml.url, label_studio_ml.token).annotations(project))
     assert {sid: fmnist.class_names.index(c) for sid, c in in_ls.items()} == person.answers  # the store equals the annotations
+    tasks = {t.id: t.data["activekd_id"] for t in person.sdk.tasks.list(project=project, page_size=1000)}
+    assert len(set(tasks.values())) == len(tasks)  # three kills and restarts made no task twice
+    predicted = Counter(p.task for p in person.sdk.predictions.list(project=project) if p.model_version == st["model_version"])
+    assert person.sdk.projects.get(id=project).model_version == st["model_version"] and set(predicted.values()) == {2}
+    unanswered = set(tasks.values()) - set(in_ls)  # a pool this small is served whole: each has the round's predictions
+    assert unanswered <= {tasks[t] for t in predicted}  # (a task answered since the last push keeps them until the next)
+    assert ProjectPredictions(LabelStudioLink(label_studio_ml.url, label_studio_ml.token), project).model_versions() == {
+        st["model_version"]: 2 * len(predicted)}  # after 4+ rounds, only the current round's predictions remain
     assert len([r for r in served_in if r >= 1]) >= 4, served_in
     for r, ids in served_in.items():
         expected = [p for p in offline_picks(served.out, r) if p not in answered_before[r]]
@@ -306,3 +320,44 @@ def test_only_the_current_rounds_predictions_remain_and_the_training_switch_does
     head = person.next()  # the next round's first task reads the new round's suggestions
     assert head["predictions"] and {p["model_version"] for p in head["predictions"]} == {st["model_version"]}
     check_suggestions(served, project, head, st["model_version"])
+
+
+def test_the_queue_head_is_made_first_in_bounded_calls_once_and_only_the_current_rounds_predictions_remain(label_studio_ml, monkeypatch):
+    """A pool of 12 served as a big one is (shrunk): 3 tasks per import call, 3 predictions per call, the first 5 queued
+    tasks in Label Studio with the round's predictions; three rounds whose heads differ, and a restart in between."""
+    ls, classes, ids = label_studio_ml, ("cat", "dog", "fox"), [f"im{i:02d}" for i in range(12)]
+    ds = Dataset("scale", classes, ids, np.arange(12) % 3, np.array(["pool"] * 12, dtype=object),
+                 ArraySource(np.zeros((12, 4, 4), np.uint8)))
+    session = SimpleNamespace(out=ls.document_root / "scale", dataset=ds,
+                              config=SimpleNamespace(labelstudio=SimpleNamespace(document_root=str(ls.document_root))))
+    link = LabelStudioLink(ls.url, ls.token)
+    pid = link.ensure_project("activekd at pool scale", list(classes))
+    monkeypatch.setattr(_studio, "PREDICTION_WINDOW", 5)
+    calls = {"import_tasks": [], "import_predictions": []}
+    for name, sent in calls.items():
+        real = getattr(link.sdk.projects, name)
+        monkeypatch.setattr(link.sdk.projects, name, lambda real=real, sent=sent, **kw: sent.append(kw["request"]) or real(**kw))
+    predictions = ProjectPredictions(link, pid)
+    probs = torch.full((12, 3), 1 / 3)
+    rounds = [ids[7:] + ids[:7], ids[3:] + ids[:3], ids[:4] + ids[:3:-1]]  # each round's queue (as its picks): the heads differ
+    studio, made = _studio.StudioProject(link, pid, task_chunk=3, prediction_chunk=3), []
+    for r, order in enumerate(rounds, start=1):
+        snap = snapshot(r, f"scale round {r}", ids, probs, probs, order, set(), classes)
+        calls["import_tasks"].clear()
+        studio.push_queue(session, snap, head=2)
+        new = [sid for sid in order[:5] if sid not in made]
+        assert [[t["data"]["activekd_id"] for t in c] for c in calls["import_tasks"]] == [new[i:i + 3] for i in range(0, len(new), 3)]
+        assert all(t["data"]["suggestion"] == snap.guesses[t["data"]["activekd_id"]].text and len(t["predictions"]) == 2
+                   for c in calls["import_tasks"] for t in c)  # made with the round's text and predictions
+        made += new
+        assert predictions.model_versions() == {snap.version: 10}  # only this round's: 2 for each of the head's 5 tasks
+        assert predictions.predicted_tasks(snap.version) == {studio.tasks()[sid][0] for sid in order[:5]}
+        if r == 2:  # a restart: the project is listed again; nothing is made or imported twice
+            studio, before = _studio.StudioProject(link, pid, task_chunk=3, prediction_chunk=3), {k: len(v) for k, v in calls.items()}
+            studio.push_queue(session, snap, head=2)
+            assert {k: len(v) for k, v in calls.items()} == before
+    assert [len(c) for c in calls["import_predictions"]] == [2, 3, 1]  # r2: im07's; r3: im03's and im11's, 3 per call
+    listed = [t.data["activekd_id"] for t in link.sdk.tasks.list(project=pid, page_size=100)]
+    assert sorted(listed) == sorted(made) and len(made) == len(set(made))  # each image made once
+    by_id = link.task_ids(pid)
+    assert sorted(made, key=by_id.get) == made  # in the order they were made: each round's head first

@@ -234,13 +234,25 @@ def test_ensure_project_creates_then_reuses(link):
 
 
 @pytest.mark.slow
-def test_push_is_idempotent(link):
+def test_push_is_idempotent_and_imports_in_order_in_bounded_calls(link, sdk, monkeypatch):
     pid = link.ensure_project("activekd push", CLASSES)
+    calls, imports = [], link.sdk.projects.import_tasks
+
+    def counted(**kw):
+        calls.append([t["data"]["activekd_id"] for t in kw["request"]])
+        return imports(**kw)
+
+    monkeypatch.setattr(link.sdk.projects, "import_tasks", counted)
     tasks = batch_tasks(_rows(3), lambda r: f"/img/{r.id}.png", "t")
     assert link.push(pid, tasks) == 3
     assert link.push(pid, tasks) == 0
-    assert link.push(pid, tasks + batch_tasks(_rows(2, start=3), lambda r: f"/img/{r.id}.png", "t")) == 2
-    assert sorted(link.task_ids(pid)) == [f"s{i}" for i in range(5)]
+    order = [f"s{i}" for i in (7, 3, 5, 4, 6)]  # a queue's order, not the ids' order
+    more = batch_tasks([BatchRow(sid, None) for sid in order], lambda r: f"/img/{r.id}.png", "t")
+    assert link.push(pid, tasks + more + more[:1], chunk=2) == 5
+    assert calls == [["s0", "s1", "s2"], order[:2], order[2:4], order[4:]]  # the head first, at most 2 per call
+    ids = link.task_ids(pid)
+    assert sorted(ids) == [f"s{i}" for i in range(8)] and len(list(sdk.tasks.list(project=pid, page_size=100))) == 8  # once each
+    assert sorted(order, key=ids.get) == order  # made in the order given
 
 
 @pytest.mark.slow

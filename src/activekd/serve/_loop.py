@@ -20,7 +20,6 @@ from activekd.session._continuous import (
     new_labels,
     score_pool,
     train_next_round,
-    unlabeled_pool_ids,
 )
 
 from ._inbox import Inbox
@@ -49,9 +48,12 @@ class ContinuousLoop:
         self.stale = True  # the queue in Label Studio is older than the store's last round
 
     def start(self) -> None:
-        """Tasks for the pool, the next round if none awaits labels, every annotation pulled and applied, the queue pushed."""
-        self.studio.ensure_tasks(self.session, sorted(unlabeled_pool_ids(self.session)))
-        if self.session.store.pending_round() is None:
+        """Tasks for the waiting round's picks (an annotator can start at once), the next round if none awaits labels,
+        every annotation pulled and applied, the queue pushed."""
+        pending = self.session.store.pending_round()
+        if pending is not None:
+            self.studio.ensure_tasks(self.session, pending.picks)
+        else:
             self._retrain()
         self._pull("pulled on start")
         self._retrain_if_due(False)
@@ -146,8 +148,7 @@ class ContinuousLoop:
                         scores.picks, {i for i, _ in s.store.labels()}, s.dataset.class_names)
         self.inbox.publish(snap)
         try:
-            self.studio.ensure_tasks(s, sorted(unlabeled_pool_ids(s)))
-            self.studio.publish(snap, head=HEAD_BATCHES * self.retrain_every)
+            self.studio.push_queue(s, snap, head=HEAD_BATCHES * self.retrain_every)
         except Exception as e:  # noqa: BLE001 -- Label Studio down or refusing: keep serving, try again soon
             log.warning("could not push round %d's queue to Label Studio (%s); trying again", snap.round, str(e)[:200])
             return

@@ -5,6 +5,9 @@ legacy API token or a personal access token, told apart by the SDK); every later
 (the server gone, the token revoked, a refusal) raises ``LabelFileError`` with one line, never an
 SDK traceback. Label Studio serves ``/data/local-files/?d=PATH`` only for files under a *Local
 files* storage of the project, itself under the server's ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``.
+
+Big projects (docs/serve.md, "At pool scale"): tasks and predictions go in bounded import calls, in
+the order given (the queue's head first), and a listing asks for ids and data only.
 """
 
 from __future__ import annotations
@@ -27,6 +30,22 @@ from ._labelstudio import (
 TOKEN_ENV = "LABEL_STUDIO_API_KEY"
 """The environment variable holding the API token (never stored in a run)."""
 TOKEN_HELP = "docs/labelstudio.md, '2. Get an access token'"
+TASK_CHUNK = 2_000
+"""Tasks per import call: Label Studio 1.23 creates 2,000 in about a second, so the first chunk (the queue's head) is
+there at once."""
+PREDICTION_CHUNK = 4_000
+"""Predictions per import call. Label Studio 1.23 recounts the predictions of every task of the project on each call,
+so fewer calls cost less; bounded all the same, so that no request carries a whole pool."""
+DELETE_S = 0.1
+"""Seconds a deletion call may take per prediction it deletes (Label Studio 1.23 takes about 0.015: docs/serve.md)."""
+LIST_PAGE = 5_000
+"""Tasks per page when listing a project (ids and data only: about 0.7 ms a task on Label Studio 1.23)."""
+
+
+def chunks(items: Sequence, size: int) -> Iterator[Sequence]:
+    """``items`` in consecutive slices of at most ``size``, in order."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def api_reason(error: Exception) -> str:
@@ -158,8 +177,9 @@ class LabelStudioLink:
 
     @_checked("listing the project's tasks")
     def tasks(self, project_id: int) -> dict[str, tuple[int, dict]]:
-        """``{activekd id: (Label Studio task id, task data)}`` of the tasks already in the project."""
-        return {str(t.data[ID_KEY]): (int(t.id), dict(t.data)) for t in self._ls.tasks.list(project=project_id, page_size=500)
+        """``{activekd id: (Label Studio task id, task data)}`` of the tasks already in the project (ids and data only)."""
+        pages = self._ls.tasks.list(project=project_id, page_size=LIST_PAGE, include="id,data", resolve_uri=False)
+        return {str(t.data[ID_KEY]): (int(t.id), dict(t.data)) for t in pages
                 if isinstance(t.data, dict) and t.data.get(ID_KEY) is not None}
 
     def task_ids(self, project_id: int) -> dict[str, int]:
@@ -171,9 +191,9 @@ class LabelStudioLink:
         """Replace a task's data (Label Studio 1.23 has no call that changes several tasks' data at once)."""
         self._ls.tasks.update(id=task_id, data=data)
 
-    @_checked("importing tasks")
-    def push(self, project_id: int, tasks: Sequence[dict]) -> int:
-        """Import the tasks whose ``activekd_id`` is not in the project yet; returns how many were created."""
+    def push(self, project_id: int, tasks: Sequence[dict], chunk: int = TASK_CHUNK) -> int:
+        """Import the tasks whose ``activekd_id`` is not in the project yet, in order, ``chunk`` per call; returns how many
+        were created."""
         known = set(self.task_ids(project_id))
         new: list[dict] = []
         for t in tasks:
@@ -181,9 +201,15 @@ class LabelStudioLink:
             if sid not in known:
                 known.add(sid)
                 new.append(t)
-        if new:
-            self._ls.projects.import_tasks(id=project_id, request=new)
-        return len(new)
+        return sum(len(ids) for ids in self.create_tasks(project_id, new, chunk))
+
+    def create_tasks(self, project_id: int, tasks: Sequence[dict], chunk: int = TASK_CHUNK) -> Iterator[dict[str, int]]:
+        """Import ``tasks`` (none of them in the project yet) in order, ``chunk`` per call; yields each call's
+        ``{activekd id: Label Studio task id}`` as soon as Label Studio has made them."""
+        for part in chunks(tasks, chunk):
+            with api_errors(self.url, "importing tasks"):
+                made = self._ls.projects.import_tasks(id=project_id, request=list(part), return_task_ids=True).task_ids
+            yield dict(zip((str(t["data"][ID_KEY]) for t in part), map(int, made or [])))
 
     @_checked("exporting the annotations")
     def answers(self, project_id: int) -> ProjectAnswers:
@@ -209,16 +235,44 @@ class LabelStudioLink:
         self._ls.projects.update(id=project_id, min_annotations_to_start_training=0)
         return True
 
+
+class ProjectPredictions:
+    """The predictions of project ``project`` on ``link``'s server: imported in bounded calls, counted and deleted by model
+    version (every failure one line, as :class:`LabelStudioLink`'s)."""
+
+    def __init__(self, link: LabelStudioLink, project: int) -> None:
+        self.url, self.project, self._ls = link.url, int(project), link.sdk
+        self._versions = f"api/projects/{self.project}/model-versions/"
+
+    @_checked("importing predictions")
+    def import_predictions(self, predictions: Sequence[dict], chunk: int = PREDICTION_CHUNK) -> int:
+        """Import ``predictions`` (each naming its ``task``), ``chunk`` per call; returns how many."""
+        for part in chunks(predictions, chunk):
+            self._ls.projects.import_predictions(id=self.project, request=list(part))
+        return len(predictions)
+
+    @_checked("counting the predictions")
+    def model_versions(self) -> dict[str, int]:
+        """``{model version: how many predictions}`` of the project."""
+        return {str(v): int(n) for v, n in (self._request("GET", self._versions) or {}).items()}
+
+    @_checked("listing the predictions")
+    def predicted_tasks(self, version: str) -> set[int]:
+        """Ids of the tasks with a prediction of model version ``version`` (Label Studio lists a project's predictions
+        in one answer: call it only while the project holds few)."""
+        return {int(p.task) for p in self._ls.predictions.list(project=self.project) if p.model_version == version}
+
     @_checked("removing older rounds' predictions")
-    def delete_other_versions(self, project_id: int, keep: str) -> int:
-        """Delete every prediction of the project whose model version is not ``keep``; returns how many were deleted."""
-        path = f"api/projects/{int(project_id)}/model-versions/"
-        versions = self._request("GET", path) or {}
+    def delete_other_versions(self, keep: str) -> int:
+        """Delete every prediction of the project whose model version is not ``keep``; returns how many were deleted.
+
+        Label Studio 1.23 deletes one prediction at a time (about 15 ms each, docs/serve.md)."""
         gone = 0
-        for version, count in versions.items():
+        for version, count in self.model_versions().items():
             if version != keep and count:
-                self._request("DELETE", path, json={"model_version": version})
-                gone += int(count)
+                self._request("DELETE", self._versions, json={"model_version": version},
+                              request_options={"timeout": 60 + count * DELETE_S})  # one call, one prediction at a time
+                gone += count
         return gone
 
     def _request(self, method: str, path: str, **kw):
