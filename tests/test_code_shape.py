@@ -16,7 +16,7 @@ SRC = house.SRC
 MAX_FUNCTION, MAX_CLASS = 60, 150
 
 FLOORS = [  # the ground floor first; a room imports only rooms on floors below its own
-    ["_atomic", "_faults", "activekd", "errors", "imaging", "layout", "progress", "schedule"],
+    ["_atomic", "_faults", "activekd", "errors", "imaging", "layout", "progress", "round_result", "schedule"],
     ["_fields", "_parsers", "device", "heads", "mislabels", "parallel", "registry"],
     ["backbones", "data", "select"],
     ["students", "train"],

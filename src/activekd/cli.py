@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import math
 import sys
 import traceback
 from pathlib import Path
@@ -35,6 +34,7 @@ from activekd._cli_options import (
 from activekd.config import LabelStudioConfig
 from activekd.errors import ActiveKDError, ConfigError
 from activekd.layout import RunLayout
+from activekd.round_result import RoundResult
 from activekd.presets import PRESETS, preset_values
 
 EXIT_DONE, EXIT_BUG, EXIT_REFUSED, EXIT_WAITING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -64,10 +64,8 @@ teacher distils into a dual-head student (DHO) while active learning (PCoreSet, 
 `activekd COMMAND --help` for a command's options; README.md for the whole story."""
 
 
-def _fmt(x: Any) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "   —  "
-    return f"{100 * x:6.2f}"
+def _fmt(x: float | None) -> str:
+    return "   —  " if x is None else f"{100 * x:6.2f}"
 
 
 MIX_LEGEND = ("α, β: the head mix predicted with (p = (1-α)·CE + α·KD/β); from: prior = pure KD until 2 out-of-sample "
@@ -75,22 +73,27 @@ MIX_LEGEND = ("α, β: the head mix predicted with (p = (1-α)·CE + α·KD/β);
               "fixed = --alpha/--beta")
 
 
-def _mix_source(m: dict) -> str:
-    src = m.get("mix_source", "")
-    return f"{src} {m['mix_evidence']}" if src in ("picks", "val") and m.get("mix_evidence") is not None else src
+def _mix_source(mix) -> str:
+    n = mix.counted()
+    return f"{mix.source} {n}" if n is not None else mix.source or ""
 
 
-def print_round(m: dict) -> None:
-    if m.get("round") == 0 or m.get("_header"):
-        select = m.get("select_alpha")
-        print(MIX_LEGEND + ("" if select is None else f"; selection uses {select:.2f}/{m.get('select_beta', 1.0):.2f}") + ".")
+def print_round(r: RoundResult, resumed: bool = False, *, header: bool = False) -> None:
+    """One table row of round ``r`` (a header before round 0, or when asked); ``resumed``: recorded by an earlier command."""
+    if r.round == 0 or header:
+        select = r.selection_mix
+        print(MIX_LEGEND + ("" if select.alpha is None else f"; selection uses {select.alpha:.2f}/{_or(select.beta, 1.0):.2f}") + ".")
         print(f"{'round':>5}  {'labels':>6}  {'student %':>9}  {'CE head %':>9}  {'KD head %':>9}  {'teacher %':>9}  {'α':>4}  {'β':>4}  from")
-    tag = "  (resumed)" if m.get("resumed") else ""
-    print(f"{m['round']:>5}  {m['num_labeled']:>6}  {_fmt(m['student_acc']):>9}  {_fmt(m['ce_acc']):>9}  {_fmt(m['kd_acc']):>9}  "
-          f"{_fmt(m.get('teacher_acc')):>9}  {m['alpha']:>4.2f}  {m['beta']:>4.2f}  {_mix_source(m)}{tag}", flush=True)
-    for spec, e in (m.get("eval_on") or {}).items():  # --eval-on: one line per extra test set, under the student and teacher columns
-        print(f"{'':>5}  {'':>6}  {_fmt(e.get('student_acc')):>9}  {'':>9}  {'':>9}  {_fmt(e.get('teacher_acc')):>9}  "
-              f"on {spec} ({e.get('num_images')} images)", flush=True)
+    tag, acc = "  (resumed)" if resumed else "", r.test
+    print(f"{r.round:>5}  {r.num_labeled:>6}  {_fmt(acc.student):>9}  {_fmt(acc.ce):>9}  {_fmt(acc.kd):>9}  "
+          f"{_fmt(acc.teacher):>9}  {r.mix.alpha:>4.2f}  {r.mix.beta:>4.2f}  {_mix_source(r.mix)}{tag}", flush=True)
+    for spec, e in (r.eval_on or {}).items():  # --eval-on: one line per extra test set, under the student and teacher columns
+        print(f"{'':>5}  {'':>6}  {_fmt(e.student):>9}  {'':>9}  {'':>9}  {_fmt(e.teacher):>9}  "
+              f"on {spec} ({e.num_images} images)", flush=True)
+
+
+def _or(x, default):
+    return default if x is None else x
 
 
 def _print_report(report) -> None:
@@ -104,9 +107,9 @@ def _finish(session, res: dict, out: Path) -> int:
         print(f"round {pending.round}: {len(pending.picks)} image(s) to label: {session.oracle.describe(session.batch(pending.round))}")
         return EXIT_WAITING
     if res["complete"]:
-        f = res["final"]
-        print(f"done: {res['num_labels']} labels; final student accuracy {_fmt(f['student_acc']).strip()}%"
-              + (f", teacher {_fmt(f['teacher_acc']).strip()}%" if f.get("teacher_acc") is not None else ""))
+        f = RoundResult.from_dict(res["final"]).test
+        print(f"done: {res['num_labels']} labels; final student accuracy {_fmt(f.student).strip()}%"
+              + (f", teacher {_fmt(f.teacher).strip()}%" if f.teacher is not None else ""))
         layout = RunLayout(out)
         print(f"results: {layout.results}  student: {layout.student}  session: {layout.store}")
     return EXIT_DONE
@@ -226,20 +229,20 @@ def cmd_status(ns: argparse.Namespace) -> int:
     out = Path(ns.out)
     with SessionStore.open(out, readonly=True) as store:
         rounds, where = store.rounds(), standing(store, out)
-    advice = stopping_advice([r.metrics for r in rounds]) if rounds else None
+    advice = stopping_advice([r.result for r in rounds]) if rounds else None
     if ns.json:
         print(where.to_json(advice=advice))
         return EXIT_DONE
     of = "" if where.rounds_planned is None else f" of {where.rounds_planned + 1}"
     print(f"{out}: {where.labels} labels, {where.rounds_trained}{of} round(s) trained; {where.summary}")
     for i, r in enumerate(rounds):
-        print_round(dict(r.metrics, _header=i == 0))
+        print_round(r.result, header=i == 0)
+        closing = r.result.closing
         if r.round == where.pending_round:
             print(f"       round {r.round} awaits labels for {where.missing} of {where.picks} image(s)")
-        elif where.rounds[i]["returned_to_pool"]:
-            s = where.rounds[i]
-            print(f"       round {r.round} closed with {s['returned_to_pool']} of {s['picks']} pick(s) back in the pool "
-                  f"({s['skipped']} skipped)")
+        elif closing.returned:
+            print(f"       round {r.round} closed with {closing.returned} of {len(r.picks)} pick(s) back in the pool "
+                  f"({closing.skipped or 0} skipped)")
     if where.likely_mistakes:
         print(f"likely label mistakes: {len(where.likely_mistakes)} (`activekd label {out} --review` writes them to re-check)")
         for f in where.likely_mistakes[:10]:

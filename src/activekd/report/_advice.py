@@ -17,8 +17,11 @@ stopping threshold, else "undecided".
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any
+
+from activekd.round_result import RoundResult, as_round
 
 ADVICE_WINDOW = 3
 """Rounds looked back on (k). Bloodgood & Vijay-Shanker (2009) average their agreement over the last three
@@ -45,19 +48,19 @@ student whose predictions change on at most 1 − ``AGREEMENT_STOP`` of the pool
 fixed teacher by more; a larger move means the teacher (a few-shot head refitted every round) still moves."""
 
 
-def stopping_advice(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+def stopping_advice(rounds: Sequence[RoundResult | Mapping[str, Any]]) -> dict[str, Any]:
     """``{"decision": "continue" | "stop" | "undecided", "reason": str, "criterion": str, "value": float | None}`` for a run's rounds.
 
-    ``rounds`` are ``results.json`` rounds (any order; those without ``num_labeled`` are ignored). The accuracy slope
-    decides when the last rounds carry ``student_acc``; otherwise ``pool_agreement`` (with ``teacher_agreement`` when
-    there is a teacher). ``value`` is the slope (points per 100 labels) or the smallest recent pool agreement. When the test
-    set's size is known (:func:`count_test_images`), the reason states its 95% Wilson interval, and a change within that interval
+    ``rounds``: :class:`RoundResult` or ``results.json`` rounds (any order; those without a label count are ignored). The
+    accuracy slope decides when the last rounds carry the student's test accuracy; otherwise the pool agreement (with the
+    teacher agreement when there is a teacher). ``value`` is the slope (points per 100 labels) or the smallest recent
+    pool agreement. When the test set's size is known (:func:`count_test_images`), the reason states its 95% Wilson interval, and a change within that interval
     never decides: "undecided" where the test set is too small to see a gain at the stopping threshold.
     """
-    done = sorted((r for r in rounds if r.get("num_labeled") is not None), key=lambda r: r["round"])
+    done = sorted((r for r in map(as_round, rounds) if r.num_labeled is not None), key=lambda r: r.round)
     if not done:
         return _advice("continue", "no round has been trained yet", "none")
-    if any(r.get("student_acc") is not None for r in done):
+    if any(r.test.student is not None for r in done):
         return _slope_advice(done)
     return _agreement_advice(done)
 
@@ -86,10 +89,11 @@ def wilson_interval(accuracy: float, n: int, z: float = Z95) -> tuple[float, flo
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def count_test_images(r: dict[str, Any]) -> int | None:
-    """How many test images a round's ``student_acc`` was measured on: its confusion matrix's total, when the matrix's
+def count_test_images(r: RoundResult | Mapping[str, Any]) -> int | None:
+    """How many test images a round's student accuracy was measured on: its confusion matrix's total, when the matrix's
     diagonal reproduces that accuracy (to half an image); None when unknown (older files, a matrix of another mix)."""
-    conf, acc = r.get("confusion"), r.get("student_acc")
+    r = as_round(r)
+    conf, acc = r.per_class.confusion, r.test.student
     try:
         n, hits = sum(map(sum, conf)), sum(row[i] for i, row in enumerate(conf))
     except (TypeError, IndexError):
@@ -97,9 +101,9 @@ def count_test_images(r: dict[str, Any]) -> int | None:
     return int(n) if n > 0 and acc is not None and abs(hits / n - float(acc)) <= 0.5 / n else None
 
 
-def _slope_advice(done: list[dict]) -> dict[str, Any]:
-    window = [r for r in done if r.get("student_acc") is not None][-ADVICE_WINDOW:]
-    pts = [(float(r["num_labeled"]), float(r["student_acc"])) for r in window]
+def _slope_advice(done: list[RoundResult]) -> dict[str, Any]:
+    window = [r for r in done if r.test.student is not None][-ADVICE_WINDOW:]
+    pts = [(float(r.num_labeled), r.test.student) for r in window]
     if len(pts) < ADVICE_WINDOW:
         return _advice("continue", f"only {len(pts)} round(s) with test accuracy; the slope needs {ADVICE_WINDOW}", "accuracy-slope")
     if pts[0][0] == pts[-1][0]:
@@ -142,11 +146,11 @@ def _judged_advice(pts: list[tuple[float, float]], s: float, span: str, n: int) 
                                 f"either); {test}. Label more test images, or judge after more rounds", "accuracy-slope", s)
 
 
-def _agreement_advice(done: list[dict]) -> dict[str, Any]:
+def _agreement_advice(done: list[RoundResult]) -> dict[str, Any]:
     recent = done[-ADVICE_WINDOW:]
-    pool = [r.get("pool_agreement") for r in recent]
+    pool = [r.agreement.pool for r in recent]
     if len(recent) < ADVICE_WINDOW or any(p is None for p in pool):
-        have = sum(r.get("pool_agreement") is not None for r in done)
+        have = sum(r.agreement.pool is not None for r in done)
         return _advice("continue", f"no test accuracy, and {have} round(s) with pool agreement; stabilising predictions needs "
                                    f"{ADVICE_WINDOW} consecutive rounds", "pool-agreement")
     shown = ", ".join(f"{100 * p:.1f}%" for p in pool)
@@ -154,7 +158,7 @@ def _agreement_advice(done: list[dict]) -> dict[str, Any]:
     if low < AGREEMENT_STOP:
         return _advice("continue", f"predictions on the unlabeled pool still change: agreement with the previous round {shown} "
                                    f"(stop when each ≥ {100 * AGREEMENT_STOP:g}%)", "pool-agreement", low)
-    teacher = [r.get("teacher_agreement") for r in recent]
+    teacher = [r.agreement.teacher for r in recent]
     if all(t is not None for t in teacher):
         drift = max(abs(b - a) for a, b in pairwise(teacher))
         if drift > TEACHER_DRIFT:

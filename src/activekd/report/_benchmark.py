@@ -15,6 +15,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from activekd.round_result import RoundResult
+
 from ._report import build_report
 
 log = logging.getLogger(__name__)
@@ -115,5 +117,5 @@ def run_offline_benchmark(out: Path, *, strategies: Sequence[str] | None = None,
 
 
 def _acc(res: dict) -> str:
-    acc = (res.get("final") or {}).get("student_acc")
+    acc = RoundResult.from_dict(res.get("final") or {}).test.student
     return "—" if acc is None else f"{100 * acc:.2f}%"

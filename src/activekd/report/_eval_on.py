@@ -1,6 +1,6 @@
 """The ``--eval-on`` table: each group's last student (and teacher) on the extra test sets its runs were scored on.
 
-Read from ``eval_on`` of the last trained round of each run (``{spec: {student_acc, teacher_acc, num_images}}``);
+Read from the ``--eval-on`` results of the last trained round of each run (``{spec: ExtraSetResult}``);
 figures are the mean (± sample std) over the group's seeds; a teacher that cannot score a set's images is ``—``.
 """
 
@@ -15,19 +15,22 @@ NOTE = ("Last trained round of each run on its --eval-on sets (class names mappe
         "own images (—).")
 
 
-def _values(g: Group, spec: str, key: str) -> list[float]:
-    lasts = [(r.last or {}).get("eval_on") or {} for r in g.runs]
-    return [float(x[spec][key]) for x in lasts if spec in x and x[spec].get(key) is not None]
+def _sets(r) -> dict:
+    return (r.last.eval_on if r.last is not None else None) or {}
+
+
+def _values(g: Group, spec: str, figure) -> list[float]:
+    return [float(figure(x[spec])) for x in map(_sets, g.runs) if spec in x and figure(x[spec]) is not None]
 
 
 def eval_on_rows(groups: list[Group]) -> tuple[list[str], list[list[str]]]:
     """Header and one row per (group, extra set); no rows when no run was scored on an extra set."""
     rows = []
     for g in groups:
-        specs = dict.fromkeys(s for r in g.runs for s in ((r.last or {}).get("eval_on") or {}))
+        specs = dict.fromkeys(s for r in g.runs for s in _sets(r))
         for spec in specs:
-            student, teacher = _values(g, spec, "student_acc"), _values(g, spec, "teacher_acc")
-            images = sorted({int(n) for n in _values(g, spec, "num_images")})
+            student, teacher = _values(g, spec, lambda e: e.student), _values(g, spec, lambda e: e.teacher)
+            images = sorted({int(n) for n in _values(g, spec, lambda e: e.num_images)})
             rows.append([g.name, spec, ",".join(map(str, images)) or fmt.DASH,
                          fmt.pct_pm(mean_std(student) if student else None, len(student)),
                          fmt.pct_pm(mean_std(teacher) if teacher else None, len(teacher))])

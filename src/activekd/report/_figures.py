@@ -10,6 +10,7 @@ import io
 from collections.abc import Sequence
 
 from ._groups import Group, mean_curve
+from ._runs import Figure, student_accuracy, teacher_accuracy
 
 DPI = 100
 
@@ -45,14 +46,14 @@ def teacher_lines(groups: Sequence[Group]) -> list[tuple[str, int | None, list[t
     """
     by_teacher: dict[str, list[int]] = {}
     for i, g in enumerate(groups):
-        if g.curve("teacher_acc"):
+        if g.curve(teacher_accuracy):
             by_teacher.setdefault(_teacher_name(g), []).append(i)
     lines = []
     for name, idx in by_teacher.items():
-        curves = {i: {p.labels: p.mean for p in groups[i].curve("teacher_acc")} for i in idx}
+        curves = {i: {p.labels: p.mean for p in groups[i].curve(teacher_accuracy)} for i in idx}
         shared = set.intersection(*(set(c) for c in curves.values()))
         if all(max(c[x] for c in curves.values()) - min(c[x] for c in curves.values()) < TEACHER_SAME for x in shared):
-            pooled = [p for p in mean_curve([r.curve("teacher_acc") for i in idx for r in groups[i].runs])]
+            pooled = [p for p in mean_curve([r.curve(teacher_accuracy) for i in idx for r in groups[i].runs])]
             lines.append((f"teacher ({name})", None, [(p.labels, p.mean) for p in pooled]))
         else:
             lines += [(f"teacher ({name}) · {groups[i].name}", i, sorted(curves[i].items())) for i in idx]
@@ -65,14 +66,14 @@ def _teacher_name(g: Group) -> str:
     return (r.teacher or (r.config.get("teacher") or {}).get("spec") or "?") + (f" + {few}" if few and few != "none" else "")
 
 
-def accuracy_figure(groups: Sequence[Group], key: str = "student_acc", ylabel: str = "test accuracy (%)",
+def accuracy_figure(groups: Sequence[Group], figure: Figure = student_accuracy, ylabel: str = "test accuracy (%)",
                     teachers: bool = True, size: tuple[float, float] = (9, 5.2)) -> bytes:
-    """``key`` against labels per group: the mean line with a ± std band over seeds; teacher accuracy dashed."""
+    """``figure`` against labels per group: the mean line with a ± std band over seeds; teacher accuracy dashed."""
     fig = _figure(*size)
     ax = fig.add_subplot()
     starts, ends, colors = [], [], _colors(len(groups))
     for g, color in zip(groups, colors):
-        pts = g.curve(key)
+        pts = g.curve(figure)
         if not pts:
             continue
         x, m, s = [p.labels for p in pts], [100 * p.mean for p in pts], [100 * p.std for p in pts]

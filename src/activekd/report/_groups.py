@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._runs import Run
+from ._runs import Figure, Run, student_accuracy
 
 RESUMABLE = ("device", "cache_dir", "progress", "labelstudio")  # = activekd.config.RunConfig.RESUMABLE (a test keeps them equal)
 _SEED_SUFFIX = re.compile(r"[-_.]?seed[-_]?\d+$")
@@ -47,8 +47,8 @@ class Group:
     def seeds(self) -> list[int | None]:
         return [r.seed for r in self.runs]
 
-    def curve(self, key: str = "student_acc") -> list[CurvePoint]:
-        return mean_curve([r.curve(key) for r in self.runs])
+    def curve(self, figure: Figure = student_accuracy) -> list[CurvePoint]:
+        return mean_curve([r.curve(figure) for r in self.runs])
 
 
 def seed_free_config(config: dict[str, Any]) -> dict[str, Any]:

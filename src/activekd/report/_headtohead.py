@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from ._groups import Group
+from ._runs import Figure, student_accuracy
 
 FROM_ROUND = 3
 
@@ -33,14 +34,14 @@ class Wins:
         return self.first / self.cells if self.cells else None
 
 
-def _by_seed_round(g: Group, key: str) -> dict[tuple, float]:
-    return {(run.seed, int(r["round"])): float(r[key]) for run in g.runs for r in run.rounds
-            if r.get(key) is not None and r.get("round") is not None}
+def _by_seed_round(g: Group, figure: Figure) -> dict[tuple, float]:
+    return {(run.seed, r.round): float(figure(r)) for run in g.runs for r in run.rounds
+            if figure(r) is not None and r.round is not None}
 
 
-def win_counts(groups: Sequence[Group], key: str = "student_acc", from_round: int = FROM_ROUND) -> dict[str, Wins]:
+def win_counts(groups: Sequence[Group], figure: Figure = student_accuracy, from_round: int = FROM_ROUND) -> dict[str, Wins]:
     """Per group, in how many (seed, round ≥ ``from_round``) cells shared by every group it was first or tied."""
-    tables = {g.name: _by_seed_round(g, key) for g in groups}
+    tables = {g.name: _by_seed_round(g, figure) for g in groups}
     shared = set.intersection(*(set(t) for t in tables.values())) if tables else set()
     cells = sorted(c for c in shared if c[1] >= from_round)
     first = {name: 0 for name in tables}
@@ -77,14 +78,14 @@ class Catchup:
     plain_max: int
 
 
-def catchups(groups: Sequence[Group], key: str = "student_acc") -> list[Catchup]:
+def catchups(groups: Sequence[Group], figure: Figure = student_accuracy) -> list[Catchup]:
     """Every (plain group, teacher group) pair, in the groups' order."""
-    plain = [g for g in groups if (g.config.get("train") or {}).get("kd") == "none" and g.curve(key)]
-    taught = [g for g in groups if (g.config.get("train") or {}).get("kd") != "none" and g.curve(key)]
+    plain = [g for g in groups if (g.config.get("train") or {}).get("kd") == "none" and g.curve(figure)]
+    taught = [g for g in groups if (g.config.get("train") or {}).get("kd") != "none" and g.curve(figure)]
     out = []
     for p in plain:
-        curve = [(c.labels, c.mean) for c in p.curve(key)]
+        curve = [(c.labels, c.mean) for c in p.curve(figure)]
         for g in taught:
-            last = g.curve(key)[-1]
+            last = g.curve(figure)[-1]
             out.append(Catchup(p.name, g.name, last.mean, last.labels, labels_to_reach(curve, last.mean), curve[-1][0]))
     return out

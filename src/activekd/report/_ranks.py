@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._groups import Group
+from ._runs import Figure, student_accuracy
 
 
 def average_ranks(scores: dict[str, float]) -> dict[str, float]:
@@ -44,10 +45,10 @@ class RankTable:
         return sum(self.ranks[name][n] for n in cols) / len(cols) if cols else None
 
 
-def rank_table(groups: Sequence[Group], key: str = "student_acc") -> RankTable:
-    """Ranks of ``groups`` by their mean ``key`` at every label count any group was measured at (groups without ``key``
+def rank_table(groups: Sequence[Group], figure: Figure = student_accuracy) -> RankTable:
+    """Ranks of ``groups`` by their mean ``figure`` at every label count any group was measured at (groups without it
     at all, e.g. runs without a test split, are left out)."""
-    accuracy = {g.name: {p.labels: p.mean for p in g.curve(key)} for g in groups if g.curve(key)}
+    accuracy = {g.name: {p.labels: p.mean for p in g.curve(figure)} for g in groups if g.curve(figure)}
     labels = sorted({n for acc in accuracy.values() for n in acc})
     ranks: dict[str, dict[int, float]] = {name: {} for name in accuracy}
     for n in labels:

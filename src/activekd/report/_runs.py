@@ -1,10 +1,10 @@
 """Reading a run's ``results.json`` into a :class:`Run` (older files without the newer fields included).
 
-A run is given as its folder (holding ``results.json``) or as the file itself. Only rounds that were
-trained and evaluated (they carry ``num_labeled``) are kept, in round order. Figures that do not exist
-(no test split, older runs) stay ``None``. The label count is the store's (``session.sqlite``, opened
-read-only: a person may have labeled since ``results.json`` was written); only a run folder with a
-store imports the session package (and torch).
+A run is given as its folder (holding ``results.json``) or as the file itself. Each round is read as a
+:class:`~activekd.round_result.RoundResult`; only rounds that were trained and evaluated (they carry a label
+count) are kept, in round order. Figures that do not exist (no test split, older runs) stay ``None``. The label
+count is the store's (``session.sqlite``, opened read-only: a person may have labeled since ``results.json`` was
+written); only a run folder with a store imports the session package (and torch).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from activekd.errors import ActiveKDError
 from activekd.layout import RunLayout
+from activekd.round_result import RoundResult
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +28,29 @@ class ReportError(ActiveKDError):
     """A run folder or results file the report cannot read."""
 
 
+Figure = Callable[[RoundResult], "float | None"]
+"""One figure of a round, e.g. :func:`student_accuracy`; None where the round has none."""
+
+
+def student_accuracy(r: RoundResult) -> float | None:
+    """The student's test accuracy (its mixed prediction): the curve the report compares runs by."""
+    return r.test.student
+
+
+def teacher_accuracy(r: RoundResult) -> float | None:
+    return r.test.teacher
+
+
 @dataclass(frozen=True)
 class Run:
-    """One run's results: ``rounds`` are dicts as in ``results.json`` (``round``, ``num_labeled``, ``student_acc``, ...)."""
+    """One run's results: its trained rounds in round order."""
 
     name: str
     path: Path
     config: dict[str, Any]
     dataset: dict[str, Any]
     teacher: str | None
-    rounds: tuple[dict[str, Any], ...]
+    rounds: tuple[RoundResult, ...]
     complete: bool
     num_labels: int | None = None  # labels the run holds now (:func:`stored_label_count`); None when unknown
 
@@ -50,13 +64,13 @@ class Run:
         return [str(n) for n in names]
 
     @property
-    def last(self) -> dict[str, Any] | None:
+    def last(self) -> RoundResult | None:
         """The last trained round (the student a person would deploy now), or ``None``."""
         return self.rounds[-1] if self.rounds else None
 
-    def curve(self, key: str = "student_acc") -> list[tuple[int, float]]:
-        """``(labels, value)`` per round where ``value`` exists, e.g. the accuracy-against-labels curve."""
-        return [(int(r["num_labeled"]), float(r[key])) for r in self.rounds if r.get(key) is not None]
+    def curve(self, figure: Figure = student_accuracy) -> list[tuple[int, float]]:
+        """``(labels, value)`` per round where ``figure`` exists, e.g. the accuracy-against-labels curve."""
+        return [(r.num_labeled, float(figure(r))) for r in self.rounds if figure(r) is not None]
 
 
 def results_path(run: str | Path) -> Path:
@@ -76,10 +90,18 @@ def load_run(run: str | Path) -> Run:
         raise ReportError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("rounds"), list) or not isinstance(doc.get("config"), dict):
         raise ReportError(f"{path}: not an activekd results file (needs 'config' and 'rounds')")  # noqa: TRY004 -- bad input, not a bad call
-    rounds = sorted((r for r in doc["rounds"] if isinstance(r, dict) and r.get("num_labeled") is not None), key=lambda r: r["round"])
+    rounds = sorted((r for r in _rounds(path, doc["rounds"]) if r.num_labeled is not None), key=lambda r: r.round)
     name = path.parent.name if path.name == RunLayout.RESULTS else path.stem
     return Run(name=name, path=path, config=doc["config"], dataset=doc.get("dataset") or {}, teacher=doc.get("teacher"),
                rounds=tuple(rounds), complete=bool(doc.get("complete")), num_labels=stored_label_count(path, doc))
+
+
+def _rounds(path: Path, rounds: list) -> list[RoundResult]:
+    """The file's rounds (entries that are not objects are skipped); a figure of the wrong kind is a one-line error."""
+    try:
+        return [RoundResult.from_dict(r) for r in rounds if isinstance(r, dict)]
+    except (TypeError, ValueError) as e:
+        raise ReportError(f"{path}: a round is not readable ({e})") from None
 
 
 def stored_label_count(path: Path, doc: dict[str, Any]) -> int | None:

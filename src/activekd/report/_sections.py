@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 import re
 
+from activekd.round_result import Agreement, key_of
+
 from . import _format as fmt
 from . import _html as h
 from ._figures import accuracy_figure, heatmap_figure, time_figure
 from ._groups import Group, flatten
+from ._runs import Figure
 from ._summary import Comparison
 from ._table import catchup_lines, headtohead_rows, rank_rows, summary_rows
 
@@ -75,25 +78,33 @@ def headtohead_section(c: Comparison) -> str:
     return h.section("Head to head", "".join(parts)) if parts else ""
 
 
-def _last(g: Group, key: str) -> list:
-    return [r.last[key] for r in g.runs if r.last is not None and r.last.get(key) is not None]
+def _last(g: Group, figure: Figure) -> list:
+    return [figure(r.last) for r in g.runs if r.last is not None and figure(r.last) is not None]
+
+
+def _per_class(r):
+    return r.per_class.accuracy
+
+
+def _confusion(r):
+    return r.per_class.confusion
 
 
 def classes_section(c: Comparison, figs: dict[str, bytes]) -> str:
     """Per-class accuracy (groups × classes) and each group's confusion matrix, from the last trained students."""
     parts = []
-    with_pc = [g for g in c.groups if _last(g, "per_class_acc")]
+    with_pc = [g for g in c.groups if _last(g, _per_class)]
     by_names: dict[tuple, list[Group]] = {}
     for g in with_pc:
         by_names.setdefault(tuple(_class_names(g)), []).append(g)
     for k, (names, gs) in enumerate(by_names.items()):
-        matrix = [[sum(col) / len(col) for col in zip(*_last(g, "per_class_acc"))] for g in gs]
+        matrix = [[sum(col) / len(col) for col in zip(*_last(g, _per_class))] for g in gs]
         png = heatmap_figure(matrix, [g.name for g in gs], list(names), "per-class test accuracy (%) of the last student",
                              xlabel="class")
         parts.append(_add(figs, f"per_class{'' if k == 0 else k}.png", png, "per-class accuracy", "Mean over seeds."))
     grid = []
     for i, g in enumerate(c.groups):
-        mats = _last(g, "confusion")
+        mats = _last(g, _confusion)
         if mats:
             total = [[sum(v) for v in zip(*rows)] for rows in zip(*mats)]
             norm = [[v / s if (s := sum(row)) else None for v in row] for row in total]
@@ -110,20 +121,23 @@ def classes_section(c: Comparison, figs: dict[str, bytes]) -> str:
 
 def _class_names(g: Group) -> list[str]:
     names = g.runs[0].class_names
-    c = len((_last(g, "per_class_acc") or _last(g, "confusion") or [[]])[0])
+    c = len((_last(g, _per_class) or _last(g, _confusion) or [[]])[0])
     return names if len(names) == c else [str(i) for i in range(c)]
 
 
 def agreement_section(c: Comparison, figs: dict[str, bytes]) -> str:
     parts = []
-    for key, ylabel, caption in (
-            ("pool_agreement", "agreement with previous round (%)",
+    for signal, ylabel, caption in (
+            ("pool", "agreement with previous round (%)",
              "Fraction of the unlabeled pool on which the student predicts the same class as the previous round's student."),
-            ("teacher_agreement", "student–teacher agreement (%)",
+            ("teacher", "student–teacher agreement (%)",
              "Fraction of the unlabeled pool on which the student predicts the teacher's class.")):
-        if any(g.curve(key) for g in c.groups):
-            png = accuracy_figure(c.groups, key, ylabel, teachers=False, size=(5.6, 3.8))
-            parts.append(_add(figs, f"{key}.png", png, ylabel, caption))
+        def figure(r, signal=signal):
+            return getattr(r.agreement, signal)
+
+        if any(g.curve(figure) for g in c.groups):
+            png = accuracy_figure(c.groups, figure, ylabel, teachers=False, size=(5.6, 3.8))
+            parts.append(_add(figs, f"{key_of(Agreement, signal)}.png", png, ylabel, caption))
     if not parts:
         return ""
     return h.section("Agreement (stopping without test labels)", f'<div class="grid">{"".join(parts)}</div>')

@@ -58,7 +58,7 @@ def phase_seconds(run: Run) -> dict[str, float]:
     """Seconds per phase summed over the run's rounds (phases in ``PHASES`` order, then any others)."""
     total: dict[str, float] = {}
     for r in run.rounds:
-        for k, v in (r.get("seconds") or {}).items():
+        for k, v in (r.seconds or {}).items():
             if v is not None:
                 total[k] = total.get(k, 0.0) + float(v)
     order = [p for p in PHASES if p in total] + sorted(set(total) - set(PHASES))
@@ -68,12 +68,12 @@ def phase_seconds(run: Run) -> dict[str, float]:
 def _summary(g: Group, ranks: RankTable, rng: tuple[float, float] | None) -> GroupSummary:
     curves = [c for c in (r.curve() for r in g.runs) if c]
     lasts = [r.last for r in g.runs if r.last is not None]
-    teacher = [float(x["teacher_acc"]) for x in lasts if x.get("teacher_acc") is not None]
+    teacher = [x.test.teacher for x in lasts if x.test.teacher is not None]
     per_run = [phase_seconds(r) for r in g.runs]
     phases = list(dict.fromkeys(k for s in per_run for k in s))
     return GroupSummary(
-        name=g.name, seeds=g.seeds, trained=max((int(x["num_labeled"]) for x in lasts), default=None),
-        labels=max((r.num_labels if r.num_labels is not None else int(r.last["num_labeled"]) for r in g.runs
+        name=g.name, seeds=g.seeds, trained=max((x.num_labeled for x in lasts), default=None),
+        labels=max((r.num_labels if r.num_labels is not None else r.last.num_labeled for r in g.runs
                     if r.num_labels is not None or r.last is not None), default=None),
         final=_pair([c[-1][1] for c in curves]), teacher=sum(teacher) / len(teacher) if teacher else None,
         aubc=_pair([aubc(c, *rng) for c in curves]) if rng else None, aubc_own=_pair([aubc(c) for c in curves]),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from activekd.round_result import LikelyMistake
+
 from . import _html as h
 from ._runs import Run
 
@@ -34,19 +36,19 @@ def _tile(run: Run, rel: str | None, caption: str) -> str:
 
 def picks_section(runs: Sequence[Run]) -> str:
     """Per run (the first :data:`RUNS_SHOWN`), per round, the first picks' thumbnails in the strategy's order."""
-    shown = [r for r in runs if any(x.get("pick_thumbnails") for x in r.rounds)][:RUNS_SHOWN]
+    shown = [r for r in runs if any(x.pick_thumbnails for x in r.rounds)][:RUNS_SHOWN]
     if not shown:
         return ""
     parts = []
     for run in shown:
         rows = []
         for x in run.rounds:
-            tiles = "".join(_tile(run, rel, sid) for sid, rel in (x.get("pick_thumbnails") or {}).items())
+            tiles = "".join(_tile(run, rel, sid) for sid, rel in (x.pick_thumbnails or {}).items())
             if tiles:
-                rows.append(f'<div class="thumbrow"><span class="thumblabel">round {h.esc(x["round"])}: '
-                            f'{h.esc(x.get("num_picked", ""))} picked</span>{tiles}</div>')
+                rows.append(f'<div class="thumbrow"><span class="thumblabel">round {h.esc(x.round)}: '
+                            f'{h.esc("" if x.num_picked is None else x.num_picked)} picked</span>{tiles}</div>')
         parts.append(h.collapsed(f"{run.name}: the first picks of each round", "".join(rows), open_=len(shown) == 1))
-    more = len([r for r in runs if any(x.get("pick_thumbnails") for x in r.rounds)]) - len(shown)
+    more = len([r for r in runs if any(x.pick_thumbnails for x in r.rounds)]) - len(shown)
     note = "The first picks of each round, in the order the strategy ranked them (the images a person was asked to label)."
     return h.section("What each round picked", *parts, h.para(note + (f" {more} more run(s) not shown." if more > 0 else "")))
 
@@ -55,12 +57,12 @@ def mistakes_section(runs: Sequence[Run]) -> str:
     """Per run, the last trained round's likely label mistakes: thumbnail, given label, the teacher's and the student's view."""
     parts = []
     for run in runs:
-        flags = (run.last or {}).get("likely_mistakes")
+        flags = run.last.likely_mistakes if run.last is not None else None
         if not flags:
             continue
-        tiles = "".join(_tile(run, f.get("thumbnail"), _caption(f)) for f in flags)
-        parts.append(h.para(f"{run.name}: {len(flags)} likely mistake(s) among the {run.last['num_labeled']} labels "
-                            f"round {run.last['round']} trained on", cls="runname") + f'<div class="thumbrow">{tiles}</div>')
+        tiles = "".join(_tile(run, f.thumbnail, _caption(f)) for f in flags)
+        parts.append(h.para(f"{run.name}: {len(flags)} likely mistake(s) among the {run.last.num_labeled} labels "
+                            f"round {run.last.round} trained on", cls="runname") + f'<div class="thumbrow">{tiles}</div>')
     if not parts:
         return ""
     note = ("A label is flagged when every model with evidence gives it a probability below 0.05: the student that picked "
@@ -70,9 +72,8 @@ def mistakes_section(runs: Sequence[Run]) -> str:
     return h.section("Likely label mistakes", *parts, h.para(note))
 
 
-def _caption(f: dict) -> str:
-    def view(who: str) -> str:
-        top, p = f.get(who), f.get(f"p_{who}")
+def _caption(f: LikelyMistake) -> str:
+    def view(who: str, top, p) -> str:
         return f"{who} {top[0]} {top[1]:.2f}" if top and p is not None else f"{who} —"
 
-    return f"{f['id']}: labeled {f['label']}; {view('teacher')}; {view('student')}"
+    return f"{f.id}: labeled {f.label}; {view('teacher', f.teacher, f.p_teacher)}; {view('student', f.student, f.p_student)}"

@@ -1,11 +1,13 @@
 """The active-learning session: a SQLite store, oracles, rounds, labels and resume."""
 
+from activekd.round_result import LikelyMistake, RoundResult
+
 from ._answers import Answer, read_answer_file
 from ._compute import Compute, launch, serve_rank
 from ._errors import AnswerError, SessionError, StoreError
 from ._history import LabelHistory, label_history
 from ._labeling import LabelReport, sync, undo_last_import
-from ._mislabels import LikelyMistake, standing_flags, write_review_file
+from ._mislabels import standing_flags, write_review_file
 from ._mix import pick_evidence
 from ._open import embed_teacher, load_dataset, read_stored_config, registered_names
 from ._oracle import ORACLES, Oracle, create_oracle
@@ -17,5 +19,5 @@ __all__ = [
     "Answer", "read_answer_file", "AnswerError", "SessionError", "StoreError", "LabelReport", "sync", "undo_last_import",
     "ORACLES", "Oracle", "create_oracle", "embed_teacher", "load_dataset", "read_stored_config", "registered_names", "ActiveSession", "round_seed",
     "pick_evidence", "LABEL_SOURCES", "RoundRecord", "SessionStore", "Compute", "launch", "serve_rank", "STATES", "Standing", "standing",
-    "check_store_file", "LikelyMistake", "standing_flags", "write_review_file", "LabelHistory", "label_history",
+    "check_store_file", "LikelyMistake", "RoundResult", "standing_flags", "write_review_file", "LabelHistory", "label_history",
 ]

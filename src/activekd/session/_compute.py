@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 DRAW_DIGEST_ENV = "ACTIVEKD_DRAW_DIGEST"
 """A debug check: set to ``N``, every rank digests the global draws of each round's first ``N`` training steps
-(:class:`~activekd.train.DrawDigest`) and the round's metrics keep them, one per rank (``draw_digests``)."""
+(:class:`~activekd.train.DrawDigest`) and the round's result keeps them, one per rank (``Training.draw_digests``)."""
 
 
 def draw_digest_steps() -> int:
@@ -129,9 +129,9 @@ class Compute:
         self._held = student
         return student, losses
 
-    def drawn(self) -> dict:
-        """``{"draw_digests": [one per rank]}`` for the last training's metrics when asked (:data:`DRAW_DIGEST_ENV`), else ``{}``."""
-        return {} if self.draw_digests is None else {"draw_digests": self.draw_digests}
+    def drawn(self) -> tuple[str, ...] | None:
+        """The last training's draw digests, one per rank, when asked (:data:`DRAW_DIGEST_ENV`), else None."""
+        return None if self.draw_digests is None else tuple(self.draw_digests)
 
     def predict(self, student: DualHeadStudent, bank: ImageBank, positions: Tensor, *, device: torch.device, batch_size: int,
                 bf16: bool, progress: bool, desc: str) -> Outputs:

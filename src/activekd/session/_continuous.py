@@ -128,7 +128,7 @@ def score_pool(session) -> PoolScores:
         student, _ = session.train(session.round_data(rec.round))
     else:
         student, _ = load_student(session.out / rec.checkpoint)
-    probs = session.predict(student, pos, "pool scores").probs(rec.metrics["alpha"], rec.metrics["beta"])
+    probs = session.predict(student, pos, "pool scores").probs(rec.result.mix.alpha, rec.result.mix.beta)
     teacher = _teacher_probs(session, session.store.labels(up_to_round=rec.round), pos) if session.teacher is not None else None
     pending = session.store.pending_round()
     picks = tuple(pending.picks) if pending is not None and pending.round == rec.round else ()

@@ -8,7 +8,7 @@ labeled image it has. Its images go through their own :class:`~activekd.train.Im
 
 The teacher: a vision-language teacher (``openclip:``, ``hf:``, zero-shot or few-shot) embeds the set's
 images with its own model (cached like the run's embeddings) and applies its current head. Fixed teachers
-give no figure (``teacher_acc`` null): ``file:`` and ``standin`` hold logits only for the run's sample ids
+give no figure (the teacher's accuracy null): ``file:`` and ``standin`` hold logits only for the run's sample ids
 (the stand-in keeps its logits, not the softmax regression's weights).
 """
 
@@ -25,6 +25,7 @@ from torch import Tensor
 from activekd.config import DataConfig, RunConfig
 from activekd.data import UNLABELED, Dataset, create_dataset
 from activekd.errors import ActiveKDError
+from activekd.round_result import ExtraSetResult
 from activekd.teachers import ImageEmbedder, VLMTeacher
 from activekd.train import ImageBank, LabeledSplit, evaluate_extra_set
 
@@ -96,8 +97,8 @@ def teacher_logits_on(teacher, es: ExtraSet, cache_dir) -> Tensor | None:
     return on_set.logits([es.dataset.ids[i] for i in es.positions])
 
 
-def evaluate_extra_sets(session, student, alpha: float, beta: float) -> dict[str, dict]:
-    """``{spec: {student_acc, teacher_acc, num_images}}`` for the round's ``student`` (with the round's α, β)."""
+def evaluate_extra_sets(session, student, alpha: float, beta: float) -> dict[str, ExtraSetResult]:
+    """``{spec: ExtraSetResult}`` for the round's ``student`` (with the round's α, β)."""
     cfg = session.config
     sets = check_extra_sets(cfg, session.dataset)
     teacher = session.teacher.teacher if session.teacher is not None else None

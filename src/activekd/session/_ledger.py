@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from activekd._faults import kill_point
+from activekd.round_result import Closing, RoundResult
 
 from ._errors import StoreError
 
@@ -141,13 +143,13 @@ class LabelLedger:
     def close_round(self, r: int, skipped: Sequence[str] = ()) -> None:
         """Close round ``r`` (awaiting labels) before every pick is answered (compare-and-set); the rest go back to the pool.
 
-        The round's metrics keep ``returned_to_pool`` (its picks unlabeled at closing) and ``skipped`` (those of them skipped
-        in Label Studio), for ``status`` and the report."""
+        The round's result keeps :class:`~activekd.round_result.Closing`: its picks unlabeled at closing and those of them
+        skipped in Label Studio, for ``status`` and the report."""
         with self.transaction() as c:
             row = c.execute("SELECT metrics, picks FROM rounds WHERE round = ? AND status = 'awaiting-labels'", (r,)).fetchone()
             labeled = {x[0] for x in c.execute("SELECT sample_id FROM labels")}
-            metrics = json.loads(row[0]) if row else {}
-            metrics.update(returned_to_pool=sum(p not in labeled for p in json.loads(row[1])) if row else 0, skipped=len(skipped))
+            closing = Closing(skipped=len(skipped), returned=sum(p not in labeled for p in json.loads(row[1])) if row else 0)
+            result = dataclasses.replace(RoundResult.from_dict(json.loads(row[0]) if row else {}), closing=closing)
             if c.execute("UPDATE rounds SET status = 'done', finished_at = ?, metrics = ? WHERE round = ? AND status = 'awaiting-labels'",
-                         (time.time(), json.dumps(metrics), r)).rowcount != 1:
+                         (time.time(), json.dumps(result.to_dict()), r)).rowcount != 1:
                 raise StoreError(f"round {r} is not awaiting labels; nothing closed")

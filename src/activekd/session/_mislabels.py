@@ -8,7 +8,7 @@ round's teacher (out-of-sample for a fixed teacher; a few-shot teacher was fitte
 ``--shots 0`` picks with the teacher alone, so its picks carry the teacher's evidence only.
 
 After each round trains, :func:`round_flags` applies :func:`activekd.mislabels.flag_mislabels` to every label the
-round trained on; the flags are stored with the round (``likely_mistakes``). :func:`standing_flags` gives the last
+round trained on; the flags are stored with the round (``RoundResult.likely_mistakes``). :func:`standing_flags` gives the last
 round's flags whose label still stands (a corrected label is no longer listed).
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -26,6 +25,7 @@ from torch import Tensor
 
 from activekd.layout import RunLayout
 from activekd.mislabels import THRESHOLD, flag_mislabels
+from activekd.round_result import LikelyMistake, RoundResult
 
 from ._batch import with_pick_data
 from ._store import SessionStore
@@ -34,7 +34,6 @@ from ._thumbnails import PICKS_SHOWN, write_thumbnails
 log = logging.getLogger(__name__)
 
 EVIDENCE_KEY = "label_check"
-FLAGS_KEY = "likely_mistakes"
 MODELS = ("student", "teacher")
 MIN_PROB = 0.005
 """Probabilities below this are not stored (read back as 0: far below the threshold)."""
@@ -57,38 +56,6 @@ def with_evidence(ids: Sequence[str], student_probs: Tensor | None, teacher_logi
              "teacher": None if teacher_logits is None else sparse_probs(torch.softmax(teacher_logits.double(), dim=1))}
     evidence = [{m: rows[n] for m, rows in parts.items() if rows is not None} for n in range(len(ids))]
     return with_pick_data(suggestions, ids, EVIDENCE_KEY, evidence)
-
-
-@dataclass(frozen=True)
-class LikelyMistake:
-    """One flagged label: the given class, each model's top class with its probability and its probability of the
-    given class (None: no evidence from that model), and which evidence there was."""
-
-    id: str
-    label: str
-    label_index: int
-    teacher: tuple[str, float] | None
-    student: tuple[str, float] | None
-    p_teacher: float | None
-    p_student: float | None
-    evidence: str  # "student+teacher" (a pick), "teacher" (an initial label, or a round-0 pick of --shots 0), "student"
-    thumbnail: str | None = None  # relative to the run folder
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "LikelyMistake":
-        pair = lambda v: None if not v else (str(v[0]), float(v[1]))  # noqa: E731
-        return cls(str(d["id"]), str(d["label"]), int(d["label_index"]), pair(d.get("teacher")), pair(d.get("student")),
-                   d.get("p_teacher"), d.get("p_student"), str(d.get("evidence", "")), d.get("thumbnail"))
-
-    def describe(self) -> str:
-        """``labeled 'tshirt'; teacher: trouser 1.00 (tshirt 0.00); student: trouser 0.97 (tshirt 0.01)``."""
-        said = [f"{who}: {top[0]} {top[1]:.2f} ({self.label} {p:.2f})"
-                for who, top, p in (("teacher", self.teacher, self.p_teacher), ("student", self.student, self.p_student))
-                if top is not None and p is not None]
-        return f"labeled {self.label!r}; " + "; ".join(said)
 
 
 def stored_evidence(store: SessionStore) -> dict[str, dict]:
@@ -132,33 +99,27 @@ def _flag(sid: str, y: int, e: dict, class_names: Sequence[str]) -> LikelyMistak
                          "+".join(m for m in ("student", "teacher") if e.get(m) is not None))
 
 
-def recorded_flags(metrics: dict) -> list[LikelyMistake]:
-    """The flags a round stored (none for rounds from before flags existed)."""
-    return [LikelyMistake.from_dict(d) for d in metrics.get(FLAGS_KEY) or []]
-
-
-def standing_in(store: SessionStore, metrics: dict) -> list[LikelyMistake]:
-    """The flags ``metrics`` (a round's) recorded whose label is still the one flagged."""
+def standing_in(store: SessionStore, result: RoundResult) -> list[LikelyMistake]:
+    """The flags round ``result`` recorded whose label is still the one flagged."""
     current = dict(store.labels())
-    return [f for f in recorded_flags(metrics) if current.get(f.id) == f.label_index]
+    return [f for f in result.likely_mistakes or () if current.get(f.id) == f.label_index]
 
 
 def standing_flags(store: SessionStore) -> list[LikelyMistake]:
-    """The last trained round's flags whose label is still the one flagged."""
-    rounds = [r for r in store.rounds() if FLAGS_KEY in r.metrics]
-    return standing_in(store, rounds[-1].metrics) if rounds else []
+    """The last trained round's flags whose label is still the one flagged (none for rounds from before flags existed)."""
+    rounds = [r.result for r in store.rounds() if r.result.likely_mistakes is not None]
+    return standing_in(store, rounds[-1]) if rounds else []
 
 
 def check_labels(out: Path, dataset, store: SessionStore, labeled: Sequence[tuple[str, int]], teacher_logits: Tensor | None,
-                 picks: Sequence[str]) -> dict:
-    """A round's figures for the report and the label check: ``likely_mistakes`` (flags as dicts, each with its thumbnail)
-    and ``pick_thumbnails`` (``{id: file}`` of the first :data:`PICKS_SHOWN` picks)."""
+                 picks: Sequence[str]) -> tuple[tuple[LikelyMistake, ...], dict[str, str]]:
+    """A round's label check and pictures for the report: the likely mistakes (each with its thumbnail) and ``{id: file}``
+    thumbnails of the first :data:`PICKS_SHOWN` picks."""
     flags = round_flags(store, labeled, teacher_logits, dataset.class_names)
     if flags:
         log.info("%d likely label mistake(s) among %d labels: `activekd label %s --review` lists them", len(flags), len(labeled), out)
     thumbs = write_thumbnails(out, dataset, [f.id for f in flags] + list(picks[:PICKS_SHOWN]))
-    return {FLAGS_KEY: [dataclasses.replace(f, thumbnail=thumbs[f.id]).to_dict() for f in flags],
-            "pick_thumbnails": {sid: thumbs[sid] for sid in picks[:PICKS_SHOWN]}}
+    return tuple(dataclasses.replace(f, thumbnail=thumbs[f.id]) for f in flags), {sid: thumbs[sid] for sid in picks[:PICKS_SHOWN]}
 
 
 def write_review_file(session, path: Path | None = None) -> tuple[int, Path]:

@@ -1,6 +1,8 @@
 """``results.json``: the run's rounds and final figures, rebuilt from the store at any time.
 
-JSON never holds a bare ``NaN``: a figure that does not exist (no test split, no KD head) is ``null``.
+Each round is its :class:`~activekd.round_result.RoundResult` (``to_dict``: every figure under its key) with the
+round's ``status``, ``picks`` and ``checkpoint``; ``final`` is the last finished round's result. JSON never holds a
+bare ``NaN``: a figure that does not exist (no test split, no KD head) is ``null``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from activekd.layout import RunLayout
 
 from ._store import SessionStore
 
-SCHEMA = 2  # 2: seconds per phase, per-class accuracy, confusion matrix, agreement signals, no NaN
+SCHEMA = 3
+"""2: seconds per phase, per-class accuracy, confusion matrix, agreement signals, no NaN; 3: each round written from its
+``RoundResult``, every figure present (null where none). ``RoundResult.from_dict`` reads every schema."""
 
 
 def clean_json(obj: Any) -> Any:
@@ -52,9 +56,9 @@ def build_results(store: SessionStore, config: dict, dataset: dict, teacher: str
         "config": config,
         "dataset": dataset,
         "teacher": teacher,
-        "rounds": [dict(x.metrics, status=x.status, picks=x.picks, checkpoint=x.checkpoint) for x in rounds],
+        "rounds": [dict(x.result.to_dict(), status=x.status, picks=x.picks, checkpoint=x.checkpoint) for x in rounds],
         "complete": complete,
-        "final": None if final is None else final.metrics,
+        "final": None if final is None else final.result.to_dict(),
         "num_labels": len(store.labels()),
         "student": RunLayout.STUDENT if complete and final is not None and final.checkpoint else None,
     }

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from activekd.layout import RunLayout
+from activekd.round_result import RoundResult
 
 RUNLOG = "activekd.runlog"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -33,15 +34,15 @@ def detach_run_log(handler: logging.Handler | None) -> None:
         handler.close()
 
 
-def log_round(metrics: dict) -> None:
+def log_round(result: RoundResult) -> None:
     """One line per finished round in the run log."""
     def pct(x):
-        return "—" if x is None or x != x else f"{100 * x:.2f}%"
+        return "—" if x is None else f"{100 * x:.2f}%"
 
     logging.getLogger(RUNLOG).info(
-        "round %d: %d labels, student %s, teacher %s, alpha %.2f, beta %.2f, %d picked, seconds %s", metrics["round"],
-        metrics["num_labeled"], pct(metrics.get("student_acc")), pct(metrics.get("teacher_acc")), metrics["alpha"], metrics["beta"],
-        metrics.get("num_picked", 0), metrics.get("seconds"))
+        "round %d: %d labels, student %s, teacher %s, alpha %.2f, beta %.2f, %d picked, seconds %s", result.round,
+        result.num_labeled, pct(result.test.student), pct(result.test.teacher), result.mix.alpha, result.mix.beta,
+        result.num_picked or 0, result.seconds)
 
 
 def log_opened(out: Path, version: str, teacher: str, device) -> None:

@@ -26,10 +26,12 @@ from activekd._faults import kill_point
 from activekd.config import RunConfig
 from activekd.data import Dataset
 from activekd.layout import RunLayout
+from activekd.round_result import Agreement, ExtraSetResult, MixChoice, RoundResult, SelectionMix, Training
 from activekd.select import SelectionInputs, select, strategy_info
 from activekd.students import DualHeadStudent
 from activekd.students.io import load_student, save_student, student_metadata
 from activekd.train import (
+    Evaluation,
     ImageBank,
     LabeledSplit,
     Outputs,
@@ -39,7 +41,7 @@ from activekd.train import (
 )
 
 from ._batch import Batch, suggestions
-from ._mislabels import check_labels, recorded_flags, standing_in, with_evidence
+from ._mislabels import check_labels, standing_in, with_evidence
 from ._mix import round_mix, with_votes
 from ._compute import Compute, StudentSpec, TrainJob
 from ._errors import SessionError
@@ -146,11 +148,12 @@ class ActiveSession:
         return ImageBank(self.dataset.images, self.device)
 
     # --- the loop -----------------------------------------------------------------------------
-    def run(self, on_round: Callable[[dict], None] | None = None) -> dict:
-        """Run (or resume) every remaining round; returns the results also written to results.json."""
+    def run(self, on_round: Callable[[RoundResult, bool], None] | None = None) -> dict:
+        """Run (or resume) every remaining round; returns the results also written to results.json. ``on_round(result,
+        resumed)`` sees each round, ``resumed`` true for those an earlier command recorded."""
+        notify = on_round or (lambda result, resumed: None)
         for rec in self.store.rounds():
-            if on_round is not None:
-                on_round(dict(rec.metrics, resumed=True))
+            notify(rec.result, True)
         restore_checkpoint(self)
         extend_last_round(self)
         pending = self.store.pending_round()
@@ -158,15 +161,13 @@ class ActiveSession:
             self.oracle.request(self.batch(pending.round))  # rebuilds a deleted or never-written batch
         else:
             for r in range(self.store.next_round(), self.config.loop.rounds + 1):
-                metrics = self.run_round(r)
-                if on_round is not None:
-                    on_round(metrics)
+                notify(self.run_round(r), False)
                 kill_point("between-rounds")
                 if self.store.pending_round() is not None:
                     break
         return self.write_results()
 
-    def run_round(self, r: int) -> dict:
+    def run_round(self, r: int) -> RoundResult:
         """Train, evaluate, checkpoint and (before the last round) pick; one store transaction records it.
 
         A round with no label (round 0 of ``--shots 0``) trains nothing: see ``_zero_start``."""
@@ -176,21 +177,23 @@ class ActiveSession:
             return run_zero_label_round(self, data, clock)
         student, losses = clock.lap("train", self.train(data))
         kill_point("train")
-        metrics = dict(round=r, num_labeled=len(data.labeled), **evaluate_round(self, student, data),
-                       train_loss=float(np.mean(losses[-20:])), train_steps=len(losses), loss_curve=loss_curve(losses),
-                       processes=self.compute.group.world_size, labels_sha256=data.labels_digest(), **self.compute.drawn())
+        ev, eval_on = evaluate_round(self, student, data)
+        training = training_record(losses, self.compute)
         kill_point("evaluate")
         clock.lap("evaluate")
-        ckpt = clock.lap("checkpoint", self.save_checkpoint(student, r, metrics) if loop.checkpoints or r == loop.rounds else (None, None))
-        pool = pool_pass(self, student, data, metrics)
+        ckpt = clock.lap("checkpoint", self.save_checkpoint(student, r, ev.mix) if loop.checkpoints or r == loop.rounds else (None, None))
+        agreement, pool = pool_pass(self, student, data, ev.mix)
         clock.lap("inference")
-        batch = clock.lap("select", pick_batch(self, student, data, metrics, pool) if r < loop.rounds else Batch(r, (), {}))
+        batch = clock.lap("select", pick_batch(self, student, data, ev.mix, ev.selection_mix, pool) if r < loop.rounds
+                          else Batch(r, (), {}))
         teacher = None if data.teacher is None else data.teacher[data.labeled_pos]
-        metrics.update(num_picked=len(batch.ids), seconds=clock.seconds,
-                       **check_labels(self.out, self.dataset, self.store, data.labeled, teacher, batch.ids))
-        self._record(r, metrics, dataclasses.replace(batch, review=tuple(recorded_flags(metrics))), ckpt)
-        log_round(metrics)
-        return metrics
+        flags, thumbs = check_labels(self.out, self.dataset, self.store, data.labeled, teacher, batch.ids)
+        result = RoundResult(round=r, num_labeled=len(data.labeled), mix=ev.mix, selection_mix=ev.selection_mix, test=ev.test,
+                             per_class=ev.per_class, agreement=agreement, training=training, eval_on=eval_on, num_picked=len(batch.ids),
+                             seconds=clock.seconds, labels_sha256=data.labels_digest(), likely_mistakes=flags, pick_thumbnails=thumbs)
+        self._record(r, result, dataclasses.replace(batch, review=flags), ckpt)
+        log_round(result)
+        return result
 
     def train(self, data: RoundData) -> tuple[DualHeadStudent, list[float]]:
         """A fresh student (seeded by the round) trained on ``data``; returns it and the loss of every step."""
@@ -209,10 +212,10 @@ class ActiveSession:
         views = self.teacher.views(labeled) if self.teacher is not None and self.config.train.augment else None
         return RoundData(r, labeled, lab_pos, torch.tensor([y for _, y in labeled], dtype=torch.long), unl_pos, table, views)
 
-    def _record(self, r: int, metrics: dict, batch: Batch, ckpt: tuple[str | None, str | None]) -> None:
+    def _record(self, r: int, result: RoundResult, batch: Batch, ckpt: tuple[str | None, str | None]) -> None:
         now = self.oracle.answers_now(batch) if batch.ids else []
         status = "done" if now is not None else "awaiting-labels"
-        self.store.finish_round(r, metrics=metrics, picks=batch.ids, new_labels=now or [], source=self.oracle.source,
+        self.store.finish_round(r, metrics=result.to_dict(), picks=batch.ids, new_labels=now or [], source=self.oracle.source,
                                 checkpoint=ckpt[0], checkpoint_sha256=ckpt[1], status=status, suggestions=batch.suggestions)
         if now is None:
             self.oracle.request(batch)
@@ -224,10 +227,10 @@ class ActiveSession:
         return self.compute.predict(student, self.bank, positions, device=self.device, batch_size=self.config.train.eval_batch_size,
                                     bf16=False, progress=self.config.progress, desc=desc)
 
-    def save_checkpoint(self, student, r: int, metrics: dict) -> tuple[str, str]:
+    def save_checkpoint(self, student, r: int, mix: MixChoice) -> tuple[str, str]:
         rel = RunLayout.checkpoint_name(r)
-        meta = student_metadata(self.config.student.name, self.dataset.class_names, metrics["alpha"], metrics["beta"], student.input_size,
-                                _mix_note(metrics))
+        meta = student_metadata(self.config.student.name, self.dataset.class_names, mix.alpha, mix.beta, student.input_size,
+                                _mix_note(mix))
         digest = save_student(self.out / rel, student, meta)
         kill_point("checkpoint-write")
         return rel, digest
@@ -235,7 +238,7 @@ class ActiveSession:
     def batch(self, r: int) -> Batch:
         """Round ``r``'s picks and suggestions, as recorded."""
         rec = self.store.round(r)
-        return Batch(r, tuple(rec.picks), rec.suggestions, tuple(standing_in(self.store, rec.metrics)))
+        return Batch(r, tuple(rec.picks), rec.suggestions, tuple(standing_in(self.store, rec.result)))
 
     # --- results and labels -------------------------------------------------------------------
     def write_results(self) -> dict:
@@ -251,9 +254,9 @@ class ActiveSession:
 
 
 
-def evaluate_round(session: ActiveSession, student, data: RoundData) -> dict:
+def evaluate_round(session: ActiveSession, student, data: RoundData) -> tuple[Evaluation, dict[str, ExtraSetResult] | None]:
     """The figures of a round's student on the labeled val/test splits (α, β searched on val when asked), and on the
-    ``--eval-on`` sets (``eval_on``: ``{spec: {student_acc, teacher_acc, num_images}}``, see ``_extra_eval``)."""
+    ``--eval-on`` sets (``{spec: ExtraSetResult}``, see ``_extra_eval``; None without any)."""
     from ._extra_eval import evaluate_extra_sets
 
     ds, loop = session.dataset, session.config.loop
@@ -265,30 +268,31 @@ def evaluate_round(session: ActiveSession, student, data: RoundData) -> dict:
     test = split("test")
     teacher_test = None if data.teacher is None else data.teacher[test.positions]
     mix = round_mix(session.store, data.round, loop, ds.num_classes)
-    out = evaluate_student(student, session.bank, session.config.train, val=split("val"), test=test, teacher_test=teacher_test,
-                           mix=mix, search=loop.search_alpha_beta, select_mix=(loop.alpha, loop.beta), device=session.device,
-                           progress=session.config.progress, predict_fn=session.compute.predict)
-    if session.config.data.eval_on:
-        out["eval_on"] = evaluate_extra_sets(session, student, out["alpha"], out["beta"])
-    return out
+    ev = evaluate_student(student, session.bank, session.config.train, val=split("val"), test=test, teacher_test=teacher_test,
+                          mix=mix, search=loop.search_alpha_beta, select_mix=(loop.alpha, loop.beta), device=session.device,
+                          progress=session.config.progress, predict_fn=session.compute.predict)
+    eval_on = evaluate_extra_sets(session, student, ev.mix.alpha, ev.mix.beta) if session.config.data.eval_on else None
+    return ev, eval_on
 
 
-def pool_pass(session: ActiveSession, student, data: RoundData, metrics: dict) -> Outputs | None:
-    """The student on the unlabeled pool for the agreement signals (added to ``metrics``); returns the outputs when the
+def pool_pass(session: ActiveSession, student, data: RoundData, mix: MixChoice) -> tuple[Agreement, Outputs | None]:
+    """The student (with the round's ``mix``) on the unlabeled pool: the agreement signals, and the outputs when the
     strategy reads them. A strategy that reads none (``random``) gets the signals from a fixed pool sample only."""
     loop = session.config.loop
     full = strategy_info(loop.strategy).needs.outputs
     pos = data.unlabeled_pos if full else agreement_positions(data.unlabeled_pos, session.dataset.split_indices("pool"), loop.seed)
     pool = session.predict(student, pos, "pool inference")
     t_pool = None if data.teacher is None else data.teacher[pos]
-    metrics.update(agreement_signals(session.out, data.round, pos, pool.probs(metrics["alpha"], metrics["beta"]), t_pool))
-    return pool if full else None
+    agreement = agreement_signals(session.out, data.round, pos, pool.probs(mix.alpha, mix.beta), t_pool)
+    return agreement, pool if full else None
 
 
-def pick_batch(session: ActiveSession, student, data: RoundData, metrics: dict, pool: Outputs | None = None) -> Batch:
+def pick_batch(session: ActiveSession, student, data: RoundData, mix: MixChoice, selection: SelectionMix,
+               pool: Outputs | None = None) -> Batch:
     """Round ``data.round``'s picks from the unlabeled pool, with suggestions when a person will label them.
 
-    ``pool``: the student's outputs on ``data.unlabeled_pos`` when already computed.
+    ``mix``: the round's (its suggestions'); ``selection``: the strategy's (``--alpha``/``--beta`` when a round recorded
+    none); ``pool``: the student's outputs on ``data.unlabeled_pos`` when already computed.
     """
     cfg, ds = session.config, session.dataset
     budget = cfg.loop.budget
@@ -303,23 +307,32 @@ def pick_batch(session: ActiveSession, student, data: RoundData, metrics: dict, 
     inputs = SelectionInputs(
         pool_ids=[ds.ids[i] for i in data.unlabeled_pos.tolist()], pool_ce=po.ce, pool_kd=po.kd, pool_features=po.features,
         labeled_ids=[i for i, _ in data.labeled], labeled_ce=lo.ce, labeled_kd=lo.kd, labeled_features=lo.features,
-        labeled_labels=data.labels, alpha=metrics.get("select_alpha", cfg.loop.alpha), beta=metrics.get("select_beta", cfg.loop.beta),
+        labeled_labels=data.labels, alpha=_or(selection.alpha, cfg.loop.alpha), beta=_or(selection.beta, cfg.loop.beta),
         pool_teacher=t_pool)
     ids = select(cfg.loop.strategy, inputs, budget, generator=torch.Generator().manual_seed(round_seed(cfg.loop.seed, data.round, 2)),
                  device=session.device)
     kill_point("select")
     pos = torch.from_numpy(ds.index_of(ids))
     picked = session.predict(student, pos, "picks")
-    probs, t_picked = picked.probs(metrics["alpha"], metrics["beta"]), None if data.teacher is None else data.teacher[pos]
+    probs, t_picked = picked.probs(mix.alpha, mix.beta), None if data.teacher is None else data.teacher[pos]
     guesses = {} if session.oracle.source == "oracle" else suggestions(ids, probs, t_picked, ds.class_names)
     guesses = with_evidence(ids, probs, t_picked, guesses)  # the label check's out-of-sample evidence (_mislabels)
     return Batch(data.round, tuple(ids), with_votes(ids, picked, guesses) if cfg.train.kd == "dho" else guesses)
 
 
-def _mix_note(metrics: dict) -> str:
+def _or(x, default):
+    return default if x is None else x
+
+
+def _mix_note(mix: MixChoice) -> str:
     """Where the round's α, β came from, for the checkpoint's metadata: ``picks (40 labels)``, ``val (500 labels)``, ``prior``..."""
-    src, n = metrics.get("mix_source", ""), metrics.get("mix_evidence")
-    return f"{src} ({n} labels)" if src in ("picks", "val") and n is not None else src
+    n = mix.counted()
+    return f"{mix.source} ({n} labels)" if n is not None else mix.source or ""
+
+
+def training_record(losses: list[float], compute: Compute) -> Training:
+    """How a round trained: the mean loss of its last 20 steps, its steps, the loss curve, processes and draw digests."""
+    return Training(float(np.mean(losses[-20:])), len(losses), tuple(loss_curve(losses)), compute.group.world_size, compute.drawn())
 
 
 def loss_curve(losses: list[float], points: int = 20) -> list[float]:
@@ -343,7 +356,7 @@ def extend_last_round(session) -> None:
         raise SessionError(f"round {last.round}'s checkpoint is missing; cannot extend {session.out}")
     student, _ = load_student(session.out / last.checkpoint)
     data = session.round_data(last.round)
-    batch = pick_batch(session, student, data, last.metrics)
+    batch = pick_batch(session, student, data, last.result.mix, last.result.selection_mix)
     now = session.oracle.answers_now(batch)
     store.add_picks(last.round, batch.ids, now or [], source=session.oracle.source,
                     status="done" if now is not None else "awaiting-labels", suggestions=batch.suggestions)
@@ -358,5 +371,5 @@ def restore_checkpoint(session: ActiveSession) -> None:
         return
     log.warning("round %d's checkpoint %s is missing: retraining it from the store", last.round, last.checkpoint)
     student, _ = session.train(session.round_data(last.round))
-    rel, digest = session.save_checkpoint(student, last.round, last.metrics)
+    rel, digest = session.save_checkpoint(student, last.round, last.result.mix)
     session.store.set_checkpoint(last.round, rel, digest)

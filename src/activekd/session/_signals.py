@@ -20,6 +20,7 @@ from torch import Tensor
 
 from activekd._atomic import atomic_path
 from activekd.layout import RunLayout
+from activekd.round_result import Agreement
 
 AGREEMENT_SAMPLE = 5000
 
@@ -32,8 +33,8 @@ def agreement_positions(unlabeled: Tensor, pool: np.ndarray, seed: int, size: in
     return torch.from_numpy(np.intersect1d(unlabeled.numpy(), sample))
 
 
-def agreement_signals(out: Path, r: int, positions: Tensor, probs: Tensor, teacher_logits: Tensor | None) -> dict:
-    """``pool_agreement`` and ``teacher_agreement`` of round ``r`` (None where undefined); saves round ``r``'s predictions.
+def agreement_signals(out: Path, r: int, positions: Tensor, probs: Tensor, teacher_logits: Tensor | None) -> Agreement:
+    """The pool and teacher agreement of round ``r`` (None where undefined); saves round ``r``'s predictions.
 
     ``positions``: ``[u]`` dataset rows of the unlabeled pool; ``probs``: ``[u, C]`` the student's mixed
     probabilities on them; ``teacher_logits``: ``[u, C]`` or None.
@@ -42,13 +43,11 @@ def agreement_signals(out: Path, r: int, positions: Tensor, probs: Tensor, teach
     layout = RunLayout(out)
     with atomic_path(layout.predictions(r), suffix=".npz") as tmp:
         np.savez(tmp, positions=pos, classes=pred)
-    signals = {"pool_agreement": None, "teacher_agreement": None}
-    if len(pos) and teacher_logits is not None:
-        signals["teacher_agreement"] = float((teacher_logits.argmax(dim=1).numpy() == pred).mean())
-    prev = layout.predictions(r - 1)
+    teacher = float((teacher_logits.argmax(dim=1).numpy() == pred).mean()) if len(pos) and teacher_logits is not None else None
+    prev, pool = layout.predictions(r - 1), None
     if r > 0 and prev.is_file():
         with np.load(prev) as f:
             old = dict(zip(f["positions"].tolist(), f["classes"].tolist()))
         same = [old[p] == c for p, c in zip(pos.tolist(), pred.tolist()) if p in old]
-        signals["pool_agreement"] = float(np.mean(same)) if same else None
-    return signals
+        pool = float(np.mean(same)) if same else None
+    return Agreement(pool, teacher)

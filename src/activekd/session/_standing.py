@@ -26,9 +26,6 @@ from ._store import RoundRecord, SessionStore
 from ._unreadable import unreadable_count
 
 STATES = ("waiting-for-labels", "ready", "finished")
-ROUND_FIGURES = ("num_labeled", "student_acc", "teacher_acc", "alpha", "beta")
-CLOSING_COUNTS = ("skipped", "returned_to_pool")
-"""A closed round's picks that were skipped in Label Studio / went back to the pool unlabeled (0 for a round closed whole)."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +45,8 @@ class Standing:
     summary: str  # one line: "round 1 picked, not trained", ...
     next: str  # what to do next
     next_file: str | None = None  # the file that step acts on (the batch CSV to fill in and pass to `activekd label`), else None
-    rounds: tuple[dict, ...] = ()  # per recorded round: round, status, picks (a count), ROUND_FIGURES and CLOSING_COUNTS
-    likely_mistakes: tuple[dict, ...] = ()  # the label check's flags standing now (_mislabels.LikelyMistake as dicts)
+    rounds: tuple[dict, ...] = ()  # per recorded round: round, status, picks (a count) and RoundResult.headline()
+    likely_mistakes: tuple[dict, ...] = ()  # the label check's flags standing now (LikelyMistake as dicts)
     unreadable: int | None = None  # images the dataset left out as unreadable (None: the run keeps no list, made before it did)
     unreadable_list: str | None = None  # the file that names them (:attr:`RunLayout.unreadable`)
 
@@ -91,8 +88,7 @@ def standing(store: SessionStore, out: str | Path) -> Standing:
 
 
 def _summary(r: RoundRecord) -> dict:
-    return dict(round=r.round, status=r.status, picks=len(r.picks), **{k: r.metrics.get(k) for k in ROUND_FIGURES},
-                **{k: int(r.metrics.get(k) or 0) for k in CLOSING_COUNTS})
+    return dict(round=r.round, status=r.status, picks=len(r.picks), **r.result.headline())
 
 
 def _stored(store: SessionStore) -> dict:

@@ -14,6 +14,7 @@ a finished round back.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
@@ -24,6 +25,7 @@ from typing import Iterator, Sequence
 
 from activekd._faults import kill_point
 from activekd.layout import RunLayout
+from activekd.round_result import RoundResult
 
 from ._errors import StoreError
 from ._ledger import LabelLedger
@@ -69,6 +71,8 @@ CREATE TABLE rounds (
 
 @dataclass(frozen=True)
 class RoundRecord:
+    """A stored round: its state, picks and checkpoint; ``metrics`` the JSON object :attr:`result` is read from."""
+
     round: int
     status: str
     num_labeled: int
@@ -77,6 +81,11 @@ class RoundRecord:
     checkpoint: str | None
     checkpoint_sha256: str | None
     suggestions: dict
+
+    @functools.cached_property
+    def result(self) -> RoundResult:
+        """What the round found (:class:`~activekd.round_result.RoundResult`)."""
+        return RoundResult.from_dict(self.metrics)
 
 
 def check_store_file(path: Path) -> None:

@@ -2,8 +2,8 @@
 
 With an empty labeled set there is nothing to train a student on, so round 0 only
 
-* reports what can be measured without one: ``num_labeled`` 0, the teacher's test accuracy, and
-  ``student_acc``/``ce_acc``/``kd_acc``/``train_loss`` as ``null`` (``student_trained`` false);
+* reports what can be measured without one: no label, the teacher's test accuracy, every student figure
+  ``None`` (``Training.trained`` false);
 * picks ``budget`` pool images by :func:`activekd.select.teacher_coverage` (greedy k-center over the
   teacher's probabilities, first centre the point farthest from the pool's mean probability; no
   randomness, so a round 0 redone after a kill picks the same images);
@@ -20,6 +20,7 @@ import torch
 
 from activekd._faults import kill_point
 from activekd.config import LoopConfig
+from activekd.round_result import Accuracy, MixChoice, RoundResult, SelectionMix, Training
 from activekd.select import teacher_coverage
 from activekd.train import accuracy
 
@@ -36,8 +37,8 @@ def starts_without_labels(loop: LoopConfig) -> bool:
     return loop.initial == "shots" and loop.shots == 0
 
 
-def run_zero_label_round(session, data, clock) -> dict:
-    """Round ``data.round`` with no label: report, pick from the teacher, record; returns its metrics.
+def run_zero_label_round(session, data, clock) -> RoundResult:
+    """Round ``data.round`` with no label: report, pick from the teacher, record; returns its result.
 
     ``session``: the :class:`ActiveSession`; ``data``: its ``RoundData`` (``labeled`` empty);
     ``clock``: the round's ``PhaseClock``.
@@ -45,30 +46,27 @@ def run_zero_label_round(session, data, clock) -> dict:
     r, loop = data.round, session.config.loop
     if data.teacher is None:
         raise SessionError(f"round {r} has no labels and the run has no teacher: nothing can train or pick")
-    metrics = zero_round_metrics(session, data)
+    teacher_acc = teacher_test_accuracy(session, data)
     clock.lap("evaluate")
     batch = clock.lap("select", teacher_batch(session, data) if r < loop.rounds else Batch(r, (), {}))
-    metrics.update(num_picked=len(batch.ids), seconds=clock.seconds,
-                   **check_labels(session.out, session.dataset, session.store, [], None, batch.ids))
-    session._record(r, metrics, batch, (None, None))
-    log_round(metrics)
-    return metrics
+    flags, thumbs = check_labels(session.out, session.dataset, session.store, [], None, batch.ids)
+    fixed = session.config.train.default_alpha(loop.alpha), loop.beta
+    result = RoundResult(round=r, num_labeled=len(data.labeled), mix=MixChoice(*fixed, "fixed"), selection_mix=SelectionMix(*fixed),
+                         test=Accuracy(teacher=teacher_acc), training=Training(trained=False), num_picked=len(batch.ids),
+                         seconds=clock.seconds, labels_sha256=data.labels_digest(), selection=SELECTION, likely_mistakes=flags,
+                         pick_thumbnails=thumbs)
+    session._record(r, result, batch, (None, None))
+    log_round(result)
+    return result
 
 
-def zero_round_metrics(session, data) -> dict:
-    """The figures of a round without a student: the teacher's test accuracy, every student figure ``None``."""
-    ds, cfg = session.dataset, session.config
+def teacher_test_accuracy(session, data) -> float | None:
+    """The teacher's accuracy on the labeled test split (None without one): a round without a student reports only it."""
+    ds = session.dataset
     test = ds.labeled_indices("test")
-    teacher_acc = None
-    if len(test):
-        pos = torch.from_numpy(test)
-        teacher_acc = accuracy(data.teacher[pos], torch.from_numpy(ds.labels[test]))
-    select_alpha = cfg.train.default_alpha(cfg.loop.alpha)
-    return dict(round=data.round, num_labeled=len(data.labeled), alpha=select_alpha, beta=cfg.loop.beta, mix_source="fixed",
-                mix_evidence=0, select_alpha=select_alpha, select_beta=cfg.loop.beta,
-                student_acc=None, ce_acc=None, kd_acc=None, teacher_acc=teacher_acc, train_loss=None,
-                labels_sha256=data.labels_digest(), pool_agreement=None, teacher_agreement=None, student_trained=False,
-                selection=SELECTION)
+    if not len(test):
+        return None
+    return accuracy(data.teacher[torch.from_numpy(test)], torch.from_numpy(ds.labels[test]))
 
 
 def teacher_batch(session, data) -> Batch:

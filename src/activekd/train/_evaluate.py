@@ -8,8 +8,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from activekd.round_result import Accuracy, ExtraSetResult, MixChoice, PerClass, SelectionMix
+
 from ._config import TrainConfig
-from ._headmix import MIX_GRID, MixChoice, search_alpha_beta
+from ._headmix import MIX_GRID, search_alpha_beta
 from ._trainer import predict
 
 def accuracy(probs_or_logits: Tensor, labels: Tensor) -> float:
@@ -30,15 +32,26 @@ class LabeledSplit:
         return int(self.positions.numel())
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """A round's student on the labeled splits: the mix it predicts with, the selection's fixed mix, test accuracy of
+    each head (and the teacher's) and the mixed prediction per class."""
+
+    mix: MixChoice
+    selection_mix: SelectionMix
+    test: Accuracy
+    per_class: PerClass
+
+
 def evaluate_student(student, bank, cfg: TrainConfig, *, val: LabeledSplit | None, test: LabeledSplit | None,
                      teacher_test: Tensor | None, mix: MixChoice, search: bool, select_mix: tuple[float, float],
-                     device: torch.device, progress: bool, predict_fn=predict) -> dict:
+                     device: torch.device, progress: bool, predict_fn=predict) -> Evaluation:
     """A round's figures: accuracy of the mixed prediction and of each head on ``test``, the teacher's.
 
     The mix predicted with is DHO's search on ``val`` (no retraining) when ``search``, the KD head is trained
     and ``val`` holds labels; otherwise ``mix`` (chosen by the caller: out-of-sample picks, prior or fixed);
     without a KD head, the CE head alone. ``select_mix``: the fixed ``(α, β)`` selection uses, whose test accuracy
-    is reported too (``select_acc``). Figures that do not exist are NaN. ``teacher_test``: ``[n_test, C]`` teacher
+    is reported too (``Accuracy.select``). Figures that do not exist are None. ``teacher_test``: ``[n_test, C]`` teacher
     logits or None. ``predict_fn``: :func:`predict` or a function of its signature (the session's, which spreads
     over a process group).
     """
@@ -49,26 +62,20 @@ def evaluate_student(student, bank, cfg: TrainConfig, *, val: LabeledSplit | Non
         vo = run(val.positions, desc="validation")
         a, b, acc = search_alpha_beta(vo.ce, vo.kd, val.labels)
         mix = MixChoice(a, b, "val", len(val), acc)
-    out = dict(mix.as_metrics(), select_alpha=select_mix[0], select_beta=select_mix[1])
-    if mix.source == "val":
-        out["val_acc"] = mix.accuracy
-    nan = float("nan")
-    out.update(student_acc=nan, ce_acc=nan, kd_acc=nan, select_acc=nan, teacher_acc=None)
-    if test is not None and len(test):
-        to = run(test.positions, desc="test")
-        probs = to.probs(out["alpha"], out["beta"])
-        out["student_acc"] = accuracy(probs, test.labels)
-        out["ce_acc"] = accuracy(to.ce, test.labels)
-        out["kd_acc"] = accuracy(to.kd, test.labels) if cfg.kd == "dho" else nan  # other modes leave the KD head untrained
-        out["select_acc"] = accuracy(to.probs(*select_mix), test.labels)
-        if cfg.kd == "dho":  # for the record only (never chosen on): the test accuracy of every mix of the small grid
-            out["grid_acc"] = [accuracy(to.probs(a, b), test.labels) for a, b in MIX_GRID]
-        if teacher_test is not None:
-            out["teacher_acc"] = accuracy(teacher_test, test.labels)
-        conf = confusion_matrix(probs, test.labels)
-        out["confusion"] = conf.tolist()
-        out["per_class_acc"] = per_class_accuracy(conf)
-    return out
+    on_val = mix.accuracy if mix.source == "val" else None
+    if test is None or not len(test):
+        return Evaluation(mix, SelectionMix(*select_mix), Accuracy(val=on_val), PerClass())
+    to = run(test.positions, desc="test")
+    probs = to.probs(mix.alpha, mix.beta)
+    dho = cfg.kd == "dho"  # other modes leave the KD head untrained
+    scores = Accuracy(student=accuracy(probs, test.labels), ce=accuracy(to.ce, test.labels),
+                      kd=accuracy(to.kd, test.labels) if dho else None, select=accuracy(to.probs(*select_mix), test.labels),
+                      teacher=None if teacher_test is None else accuracy(teacher_test, test.labels),
+                      grid=tuple(accuracy(to.probs(a, b), test.labels) for a, b in MIX_GRID) if dho else None,  # for the record
+                      val=on_val)
+    conf = confusion_matrix(probs, test.labels)
+    per_class = PerClass(tuple(per_class_accuracy(conf)), tuple(map(tuple, conf.tolist())))
+    return Evaluation(mix, SelectionMix(*select_mix), scores, per_class)
 
 
 def confusion_matrix(scores: Tensor, labels: Tensor) -> Tensor:
@@ -85,14 +92,14 @@ def per_class_accuracy(confusion: Tensor) -> list[float | None]:
 
 
 def evaluate_extra_set(student, bank, cfg: TrainConfig, split: LabeledSplit, *, teacher: Tensor | None, alpha: float, beta: float,
-                       device: torch.device, progress: bool, desc: str = "extra test set") -> dict:
+                       device: torch.device, progress: bool, desc: str = "extra test set") -> ExtraSetResult:
     """A round's student (with the round's α, β) and the teacher on another labeled set (``--eval-on``).
 
     ``bank`` holds that set's images (any storage size or channel count: the student adapts and
     resizes them); ``split.labels`` are in the run's class order; ``teacher``: ``[n, C]`` logits on
-    ``split`` or None (then ``teacher_acc`` is None). Runs in this process only (no process group).
+    ``split`` or None (then its accuracy is None). Runs in this process only (no process group).
     """
     out = predict(student, bank, split.positions, device=device, batch_size=cfg.eval_batch_size, bf16=cfg.bf16,
                   progress=progress, desc=desc)
-    return {"student_acc": accuracy(out.probs(alpha, beta), split.labels),
-            "teacher_acc": None if teacher is None else accuracy(teacher, split.labels), "num_images": len(split)}
+    return ExtraSetResult(accuracy(out.probs(alpha, beta), split.labels), None if teacher is None else accuracy(teacher, split.labels),
+                          len(split))

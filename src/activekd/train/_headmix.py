@@ -22,12 +22,12 @@ never lets it give the CE head more than half the weight (:data:`UNCERTAIN_MIN_A
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from activekd.heads import mix_heads
+from activekd.round_result import MixChoice
 
 ALPHAS = tuple(round(0.05 * i, 2) for i in range(21))
 BETAS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 4.0)
@@ -45,33 +45,7 @@ UNCERTAIN_GUARD = 2.0
 UNCERTAIN_MIN_ALPHA = 0.5
 """The least KD weight such picks may choose: the mixes of :data:`MIX_GRID` with α below it are not offered."""
 MIX_SOURCES = ("val", "picks", "prior", "fixed")
-
-
-@dataclass(frozen=True)
-class MixChoice:
-    """The mix a round predicts with and why.
-
-    ``source``: ``val`` (DHO's grid searched on the labeled validation split), ``picks`` (chosen on ``evidence``
-    out-of-sample labeled picks: pure KD unless another mix gained beyond the noise), ``prior`` (pure KD: too
-    few such labels yet), ``fixed`` (``--alpha``/``--beta`` as given; α = 0 without a KD head). ``accuracy``: of the chosen mix on the evidence; ``gain``/``se``:
-    the best mix's paired gain over pure KD and its standard error (``picks``/``prior`` with evidence only).
-    """
-
-    alpha: float
-    beta: float
-    source: str
-    evidence: int = 0
-    accuracy: float | None = None
-    gain: float | None = None
-    se: float | None = None
-
-    def as_metrics(self) -> dict:
-        """The round's figures: ``alpha``, ``beta``, ``mix_source``, ``mix_evidence`` (+ accuracy, gain, se when known)."""
-        out = {"alpha": self.alpha, "beta": self.beta, "mix_source": self.source, "mix_evidence": self.evidence}
-        for key in ("accuracy", "gain", "se"):
-            if getattr(self, key) is not None:
-                out[f"mix_{key}"] = getattr(self, key)
-        return out
+"""Where a round's mix (:class:`~activekd.round_result.MixChoice`) comes from."""
 
 
 def _correct(probs: Tensor, labels: Tensor) -> Tensor:
