@@ -35,7 +35,6 @@ SAME_NAME_ELSEWHERE = {"eval_on"}  # also the configuration's field (DataConfig.
 ELSEWHERE = {(f, "mix_source") for f in ("students/io.py", "export/_meta.py", "export/_source.py")}  # the student file's own
 # metadata names its mix the same way
 ELSEWHERE.add(("session/_standing.py", "likely_mistakes"))  # a field of `activekd status --json` (the flags standing now)
-ELSEWHERE.add(("serve/_loop.py", "student_acc"))  # pending: the serve loop's log line is to read RoundRecord.result
 
 
 def _old_rounds(path: Path) -> list[dict]:

@@ -132,7 +132,7 @@ class ContinuousLoop:
             time.sleep(float(os.environ.get(TRAIN_DELAY_ENV) or 0))
             rec = train_next_round(self.session, self.skipped)
             log.info("round %d trained on %d labels (student %.2f%%); %d picks served first", rec.round, rec.num_labeled,
-                     100 * (rec.metrics.get("student_acc") or 0.0), len(rec.picks))
+                     100 * (rec.result.test.student or 0.0), len(rec.picks))
             self.inbox.update(rounds_trained=1)
             self.stale = True
             self._publish()  # still "training" until Label Studio serves the new queue
