@@ -14,6 +14,7 @@ import hashlib
 import io
 import logging
 import os
+from itertools import compress
 from operator import attrgetter
 from pathlib import Path
 
@@ -191,14 +192,13 @@ def _keep_readable(what: str, source: str, cache_dir: str | None, image_size: in
     first = _FirstCheck(stamps, image_size, cache_dir)
     ok = readable(paths, stamps, verdict_file(cache_dir, source), first.check)
     bad = [p for p, good in zip(paths, ok) if not good]
-    keep = [i for i, good in enumerate(ok) if good]
     shown = ", ".join(bad[:10]) + (f" (+{len(bad) - 10} more)" if len(bad) > 10 else "")
-    if paths and not keep:
+    if paths and not any(ok):
         raise DataError(f"{what}: none of its {len(paths)} image(s) can be read (corrupt, truncated or missing), e.g. {shown}; "
                         "check the files")
     if bad:
         log.warning("skipping %d unreadable image(s): %s", len(bad), shown)
-        paths, stamps, *rest = ([col[i] for i in keep] for col in (paths, stamps, *rest))
+        paths, stamps, *rest = (list(compress(col, ok)) for col in (paths, stamps, *rest))
     images = FileSource(paths, image_size, cache_dir, stamps)
     first.install(images)
     return bad, images, tuple(rest)
@@ -260,16 +260,23 @@ class _Found:
         except PermissionError:
             return
         head = top if top.endswith("/") else top + "/"
+        images: list[os.DirEntry] = []  # the images since the last subfolder
         for e in entries:
-            name = e.name
-            if _image_name(name) and _is_file(e):
-                self.paths.append(head + name)
-                self.ids.append(rel + name)
-                self.stamps.append(entry_stamp(e))
-                self.labels.append(label)
-                self.splits.append(split)
+            if _image_name(e.name) and _is_file(e):
+                images.append(e)
             elif recurse and _is_dir(e):
-                self.walk(head + name, f"{rel}{name}/", label, split, recurse=True)
+                self._add(images, head, rel, label, split)
+                images = []
+                self.walk(head + e.name, f"{rel}{e.name}/", label, split, recurse=True)
+        self._add(images, head, rel, label, split)
+
+    def _add(self, images: list[os.DirEntry], head: str, rel: str, label: int, split: str) -> None:
+        names = [e.name for e in images]
+        self.paths += [head + name for name in names]
+        self.ids += [rel + name for name in names]
+        self.stamps += map(entry_stamp, images)
+        self.labels += [label] * len(names)
+        self.splits += [split] * len(names)
 
 
 _SUFFIXES = frozenset(IMAGE_EXTENSIONS)
