@@ -57,11 +57,6 @@ def with_pick_data(suggestions: dict[str, dict], ids, key: str, values) -> dict[
     return out
 
 
-def request_path(out: Path, r: int) -> Path:
-    """Round ``r``'s batch CSV (:meth:`RunLayout.batch`)."""
-    return RunLayout(out).batch(r)
-
-
 def image_paths(out: Path, dataset: Dataset, ids) -> list[str]:
     """Each id's image file; for datasets without files, a PNG written once under ``out/images``."""
     if dataset.paths:
@@ -85,7 +80,7 @@ def write_batch_files(out: Path, dataset: Dataset, batch: Batch, document_root: 
     paths = image_paths(out, dataset, batch.ids)
     rows = [_row(sid, path, batch.suggestions.get(sid, {}).get("teacher"), batch.suggestions.get(sid, {}).get("student"))
             for sid, path in zip(batch.ids, paths)]
-    csv_path = request_path(out, batch.round)
+    csv_path = RunLayout(out).batch(batch.round)
     tasks = labelstudio_tasks(_batch_rows(batch, paths), out, batch.round, document_root)
     atomic_write(RunLayout(out).classes, "\n".join(dataset.class_names) + "\n")
     atomic_write(csv_path.with_suffix(".labelstudio.json"), json.dumps(tasks, indent=1))

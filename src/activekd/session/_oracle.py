@@ -14,10 +14,11 @@ from typing import Callable, Protocol
 from activekd._faults import kill_point
 from activekd.config import LabelStudioConfig
 from activekd.data import UNLABELED, Dataset
+from activekd.layout import RunLayout
 from activekd.registry import Registry
 
 from ._answers import Answer
-from ._batch import Batch, image_paths, request_path, write_batch_files
+from ._batch import Batch, image_paths, write_batch_files
 from ._errors import SessionError
 from ._studio_check import image_folder, project_title
 from ._studio_link import ProjectAnswers
@@ -84,7 +85,7 @@ class FileOracle:
         return write_batch_files(self.out, self.dataset, batch, self.ls.document_root)
 
     def describe(self, batch: Batch) -> str:
-        csv = request_path(self.out, batch.round)
+        csv = RunLayout(self.out).batch(batch.round)
         return (f"fill in the label column of {csv} (or import the .labelstudio.json beside it into Label Studio: "
                 f"`pip install label-studio`, see docs/labelstudio.md), then run `activekd label {self.out} {csv}`")
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from activekd.layout import RunLayout
 
-from ._batch import request_path
 from ._mislabels import standing_flags
 from ._oracle import ORACLES
 from ._results import dumps
@@ -73,7 +72,7 @@ def standing(store: SessionStore, out: str | Path) -> Standing:
     if pending is not None:
         oracle = config.get("loop", {}).get("oracle")
         hint = getattr(ORACLES.get(oracle), "next_step", "") if oracle in ORACLES else ""
-        batch = request_path(out, pending.round)
+        batch = RunLayout(out).batch(pending.round)
         return Standing(**base, state="waiting-for-labels", next_round=None,
                         summary=f"waiting for labels: {missing} of round {pending.round}'s {len(pending.picks)} pick(s) unlabeled",
                         next=hint.format(run=out, batch=batch) or f"label the picks, then `activekd resume {out}`",
